@@ -1,0 +1,56 @@
+#ifndef PGWARDEN_ALERTING_ALERT_H_
+#define PGWARDEN_ALERTING_ALERT_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "nlohmann/json.hpp"
+
+namespace pgwarden {
+
+enum class AlertAction { kTrigger, kResolve };
+enum class Severity { kCritical, kError, kWarning, kInfo };
+
+// SeverityName is "critical", "error", "warning" or "info" (the PagerDuty
+// Events v2 vocabulary).
+const char* SeverityName(Severity s);
+
+// Alert is one page (trigger) or all-clear (resolve) for an incident, in a
+// sink-neutral form; each sink maps it to its receiver's payload.
+struct Alert {
+  AlertAction action = AlertAction::kTrigger;
+  // dedup_key is stable for an incident and the same on every agent that
+  // watches the same database (derived from environment, target and object).
+  std::string dedup_key;
+  // summary is one human line: target, object and what happened.
+  std::string summary;
+  Severity severity = Severity::kCritical;
+  std::string environment;
+  // source is the agent host / instance name.
+  std::string source;
+  // target is the configured database name ("shop").
+  std::string target;
+  // object is the affected object ("public.customers") or "database".
+  std::string object;
+  // kind is the incident kind ("row_loss", "truncate", "drop_table",
+  // "delete_spike", "rollback_ratio", ...).
+  std::string kind;
+  // incident_id is the agent-local incident number.
+  int64_t incident_id = 0;
+  absl::Time timestamp;
+  // details are the figures (rows before/now, rate, role, ...) sent as
+  // PagerDuty custom_details / webhook details.
+  nlohmann::json details = nlohmann::json::object();
+};
+
+// Notifier accepts alerts for delivery. Notify never blocks on the network.
+class Notifier {
+ public:
+  virtual ~Notifier() = default;
+  virtual void Notify(const Alert& alert) = 0;
+};
+
+}  // namespace pgwarden
+
+#endif  // PGWARDEN_ALERTING_ALERT_H_

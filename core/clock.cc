@@ -1,0 +1,10 @@
+#include "core/clock.h"
+
+namespace pgwarden {
+
+RealClock* RealClock::Get() {
+  static RealClock* clock = new RealClock();
+  return clock;
+}
+
+}  // namespace pgwarden

@@ -1,0 +1,51 @@
+#ifndef PGWARDEN_CORE_CLOCK_H_
+#define PGWARDEN_CORE_CLOCK_H_
+
+#include <mutex>
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace pgwarden {
+
+// Clock is the injected source of time, so that detectors, incidents and
+// retries can be tested without sleeping.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual absl::Time Now() const = 0;
+};
+
+// RealClock reads the system clock.
+class RealClock : public Clock {
+ public:
+  absl::Time Now() const override { return absl::Now(); }
+  // Get returns a process-wide instance.
+  static RealClock* Get();
+};
+
+// FakeClock only moves when told to.
+class FakeClock : public Clock {
+ public:
+  explicit FakeClock(absl::Time start = absl::FromUnixSeconds(1700000000)) : now_(start) {}
+  absl::Time Now() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return now_;
+  }
+  void Advance(absl::Duration d) {
+    std::lock_guard<std::mutex> lock(mu_);
+    now_ += d;
+  }
+  void Set(absl::Time t) {
+    std::lock_guard<std::mutex> lock(mu_);
+    now_ = t;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  absl::Time now_;
+};
+
+}  // namespace pgwarden
+
+#endif  // PGWARDEN_CORE_CLOCK_H_
