@@ -1,0 +1,91 @@
+#include "exporters/agent_metrics.h"
+
+#include "core/version.h"
+
+namespace pgwarden {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+
+AgentMetrics::AgentMetrics(prometheus::Registry& registry, const std::string& environment)
+    : up(BuildGauge()
+             .Name("pgwarden_up")
+             .Help("1 when the last sample of the target succeeded, else 0.")
+             .Labels({{"environment", environment}})
+             .Register(registry)),
+      table_rows(BuildGauge()
+                     .Name("pgwarden_table_rows")
+                     .Help("Live rows of a watched table at the last sample (n_live_tup).")
+                     .Labels({{"environment", environment}})
+                     .Register(registry)),
+      rows_deleted(BuildCounter()
+                       .Name("pgwarden_table_rows_deleted_total")
+                       .Help("Rows deleted from a watched table, from pg_stat counters.")
+                       .Labels({{"environment", environment}})
+                       .Register(registry)),
+      rows_inserted(BuildCounter()
+                        .Name("pgwarden_table_rows_inserted_total")
+                        .Help("Rows inserted into a watched table, from pg_stat counters.")
+                        .Labels({{"environment", environment}})
+                        .Register(registry)),
+      anomaly_score(BuildGauge()
+                        .Name("pgwarden_anomaly_score")
+                        .Help("Anomaly score in [0,1] of a watched series at the last sample.")
+                        .Labels({{"environment", environment}})
+                        .Register(registry)),
+      incidents(BuildCounter()
+                    .Name("pgwarden_incidents_total")
+                    .Help("Incidents opened, by the kind that opened them.")
+                    .Labels({{"environment", environment}})
+                    .Register(registry)),
+      incident_active(BuildGauge()
+                          .Name("pgwarden_incident_active")
+                          .Help("Incidents currently open, by kind (1 while one is open).")
+                          .Labels({{"environment", environment}})
+                          .Register(registry)),
+      sample_duration(BuildHistogram()
+                          .Name("pgwarden_sample_duration_seconds")
+                          .Help("Time taken by one sample of a target (queries and detection).")
+                          .Labels({{"environment", environment}})
+                          .Register(registry)),
+      sample_errors(BuildCounter()
+                        .Name("pgwarden_sample_errors_total")
+                        .Help("Samples that failed, by reason (connect | query).")
+                        .Labels({{"environment", environment}})
+                        .Register(registry)),
+      xact_commit(BuildCounter()
+                      .Name("pgwarden_database_xact_commit_total")
+                      .Help("Transactions committed in the target database (pg_stat_database).")
+                      .Labels({{"environment", environment}})
+                      .Register(registry)),
+      xact_rollback(BuildCounter()
+                        .Name("pgwarden_database_xact_rollback_total")
+                        .Help("Transactions rolled back in the target database (pg_stat_database).")
+                        .Labels({{"environment", environment}})
+                        .Register(registry)),
+      tables_watched(BuildGauge()
+                         .Name("pgwarden_tables_watched")
+                         .Help("Tables of the target matched by the include/exclude globs.")
+                         .Labels({{"environment", environment}})
+                         .Register(registry)),
+      suppressed(BuildCounter()
+                     .Name("pgwarden_signals_suppressed_total")
+                     .Help("Detector alerts not paged, by reason (maintenance, allowed_role, "
+                           "unconfirmed, counter_reset).")
+                     .Labels({{"environment", environment}})
+                     .Register(registry)),
+      build_info(BuildGauge()
+                     .Name("pgwarden_build_info")
+                     .Help("Always 1; the version label names the running build.")
+                     .Labels({{"environment", environment}})
+                     .Register(registry)),
+      const_labels_({{"environment", environment}}) {
+  build_info.Add({{"version", kPgwardenVersion}}).Set(1);
+}
+
+prometheus::Histogram::BucketBoundaries AgentMetrics::SampleDurationBuckets() {
+  return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+}
+
+}  // namespace pgwarden

@@ -1,0 +1,49 @@
+#ifndef PGWARDEN_EXPORTERS_AGENT_METRICS_H_
+#define PGWARDEN_EXPORTERS_AGENT_METRICS_H_
+
+#include <string>
+
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+
+namespace pgwarden {
+
+// AgentMetrics owns the agent's own metric families (PRODUCT.md names), each
+// carrying the constant label `environment`. Families are thread-safe; a
+// scrape reads them without touching the database.
+class AgentMetrics {
+ public:
+  AgentMetrics(prometheus::Registry& registry, const std::string& environment);
+
+  // ConstLabels is {environment=...}, for components registering their own
+  // families in the same registry.
+  const prometheus::Labels& ConstLabels() const { return const_labels_; }
+
+  prometheus::Family<prometheus::Gauge>& up;                 // {target}
+  prometheus::Family<prometheus::Gauge>& table_rows;         // {target,schema,table}
+  prometheus::Family<prometheus::Counter>& rows_deleted;     // {target,schema,table}
+  prometheus::Family<prometheus::Counter>& rows_inserted;    // {target,schema,table}
+  prometheus::Family<prometheus::Gauge>& anomaly_score;      // {target,signal,schema,table}
+  prometheus::Family<prometheus::Counter>& incidents;        // {target,kind}
+  prometheus::Family<prometheus::Gauge>& incident_active;    // {target,kind}
+  prometheus::Family<prometheus::Histogram>& sample_duration;  // {target}
+  prometheus::Family<prometheus::Counter>& sample_errors;    // {target,reason}
+  prometheus::Family<prometheus::Counter>& xact_commit;      // {target}
+  prometheus::Family<prometheus::Counter>& xact_rollback;    // {target}
+  prometheus::Family<prometheus::Gauge>& tables_watched;     // {target}
+  prometheus::Family<prometheus::Counter>& suppressed;       // {target,reason}
+  prometheus::Family<prometheus::Gauge>& build_info;         // {version}
+
+  // SampleDurationBuckets are the histogram's bucket bounds in seconds.
+  static prometheus::Histogram::BucketBoundaries SampleDurationBuckets();
+
+ private:
+  prometheus::Labels const_labels_;
+};
+
+}  // namespace pgwarden
+
+#endif  // PGWARDEN_EXPORTERS_AGENT_METRICS_H_

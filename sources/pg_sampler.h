@@ -1,0 +1,113 @@
+#ifndef PGWARDEN_SOURCES_PG_SAMPLER_H_
+#define PGWARDEN_SOURCES_PG_SAMPLER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <pqxx/connection>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace pgwarden {
+
+// TableStat is one user table's statistics at one sample.
+struct TableStat {
+  int64_t oid = 0;
+  int64_t relfilenode = 0;
+  std::string schema;
+  std::string name;
+  // live_rows is pg_stat_user_tables.n_live_tup: committed live rows.
+  int64_t live_rows = 0;
+  int64_t dead_rows = 0;
+  // Cumulative counters; n_tup_del also counts deletes that rolled back.
+  int64_t inserted = 0;
+  int64_t updated = 0;
+  int64_t deleted = 0;
+  // vacuum + analyze counts: a change means n_live_tup was re-estimated.
+  int64_t maintenance_count = 0;
+};
+
+// DatabaseStat is pg_stat_database for the connected database.
+struct DatabaseStat {
+  int64_t xact_commit = 0;
+  int64_t xact_rollback = 0;
+  int64_t deadlocks = 0;
+  int64_t sessions = 0;
+  int64_t sessions_fatal = 0;
+  int64_t sessions_killed = 0;
+};
+
+// Snapshot is everything one tick read from one target.
+struct Snapshot {
+  absl::Time time;
+  // server_time is now() on the server (for messages).
+  std::string database;
+  std::vector<TableStat> tables;  // only the watched ones
+  DatabaseStat db;
+  // all_oids lists every user table seen, watched or not, so that a table
+  // renamed out of the watch list is not mistaken for a dropped one.
+  std::vector<int64_t> all_oids;
+};
+
+// TableFilter selects tables by shell globs on "schema.table" (fnmatch).
+// An empty include list means every table; exclude wins over include.
+class TableFilter {
+ public:
+  TableFilter() = default;
+  TableFilter(std::vector<std::string> include, std::vector<std::string> exclude)
+      : include_(std::move(include)), exclude_(std::move(exclude)) {}
+  bool Matches(const std::string& schema, const std::string& table) const;
+
+ private:
+  std::vector<std::string> include_;
+  std::vector<std::string> exclude_;
+};
+
+// PgSamplerOptions tunes the sampler's connection.
+struct PgSamplerOptions {
+  absl::Duration connect_timeout = absl::Seconds(5);
+  absl::Duration statement_timeout = absl::Seconds(5);
+  std::string application_name = "pgwarden";
+};
+
+// PgSampler reads one Snapshot per call from one database: one query for all
+// tables (pg_stat_user_tables joined with pg_class) and one for
+// pg_stat_database. It owns its connection, connects lazily and drops the
+// connection on any error so that the next call reconnects.
+class PgSampler {
+ public:
+  PgSampler(std::string dsn, TableFilter filter, PgSamplerOptions options = {});
+  ~PgSampler();
+  PgSampler(const PgSampler&) = delete;
+  PgSampler& operator=(const PgSampler&) = delete;
+
+  // Sample connects if needed and reads a snapshot. Errors are Unavailable
+  // (cannot connect) or Internal (query failed), with the cause; the DSN's
+  // password never appears in them.
+  absl::StatusOr<Snapshot> Sample(absl::Time now);
+
+  // connection returns the live connection (nullptr when disconnected), for
+  // follow-up queries on the same thread (attribution, remediation).
+  pqxx::connection* connection() { return conn_.get(); }
+  // Disconnect drops the connection.
+  void Disconnect();
+
+ private:
+  absl::Status Connect();
+
+  std::string dsn_;
+  TableFilter filter_;
+  PgSamplerOptions options_;
+  std::unique_ptr<pqxx::connection> conn_;
+};
+
+// RedactDsn returns `dsn` with any password (keyword form password=...,
+// or URI form user:password@) replaced by "***".
+std::string RedactDsn(const std::string& dsn);
+
+}  // namespace pgwarden
+
+#endif  // PGWARDEN_SOURCES_PG_SAMPLER_H_
