@@ -1,0 +1,117 @@
+#include "agent/agent.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "agent/target_loop.h"
+#include "alerting/dispatcher.h"
+#include "core/log.h"
+#include "core/version.h"
+
+namespace pgwarden {
+
+namespace {
+absl::StatusOr<DetectorFactories> MakeFactories(const DetectorsConfig& d) {
+  DetectorFactories f;
+  auto rows = MakeDetectorFactory(d.rows.detector, d.rows.params);
+  if (!rows.ok()) return rows.status();
+  auto rate = MakeDetectorFactory(d.delete_rate.detector, d.delete_rate.params);
+  if (!rate.ok()) return rate.status();
+  auto ratio = MakeDetectorFactory(d.rollback_ratio.detector, d.rollback_ratio.params);
+  if (!ratio.ok()) return ratio.status();
+  f.rows = *rows;
+  f.delete_rate = *rate;
+  f.rollback_ratio = *ratio;
+  return f;
+}
+}  // namespace
+
+Agent::Agent(AgentConfig config, Clock* clock)
+    : config_(std::move(config)),
+      clock_(clock),
+      registry_(std::make_shared<prometheus::Registry>()) {}
+
+Agent::~Agent() { Stop(); }
+
+absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentConfig config, Clock* clock) {
+  std::unique_ptr<Agent> agent(new Agent(std::move(config), clock));
+  const AgentConfig& cfg = agent->config_;
+  absl::StatusOr<DetectorFactories> factories = MakeFactories(cfg.detectors);
+  if (!factories.ok()) return factories.status();
+
+  std::error_code ec;
+  std::filesystem::create_directories(cfg.state_dir, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create state_dir ", cfg.state_dir, ": ", ec.message()));
+  }
+  agent->metrics_ = std::make_unique<AgentMetrics>(*agent->registry_, cfg.environment);
+  absl::StatusOr<std::unique_ptr<AlertDispatcher>> dispatcher = AlertDispatcher::Create(
+      cfg.alerting, cfg.state_dir, *agent->registry_, agent->metrics_->ConstLabels(), clock);
+  if (!dispatcher.ok()) return dispatcher.status();
+  agent->dispatcher_ = std::move(*dispatcher);
+
+  IncidentManagerOptions iopts;
+  iopts.environment = cfg.environment;
+  iopts.source = cfg.instance;
+  iopts.resolve_after = cfg.resolve_after;
+  agent->incidents_ = std::make_unique<IncidentManager>(iopts, agent->dispatcher_.get());
+  Agent* self = agent.get();
+  agent->incidents_->set_metrics_hook(
+      [self](const std::string& target, const std::string& kind, bool opened, int delta) {
+        if (opened) self->metrics_->incidents.Add({{"target", target}, {"kind", kind}}).Increment();
+        std::lock_guard<std::mutex> lock(self->active_mu_);
+        int& n = self->active_by_kind_[{target, kind}];
+        n += delta;
+        self->metrics_->incident_active.Add({{"target", target}, {"kind", kind}}).Set(n);
+      });
+  for (const TargetConfig& t : cfg.targets) {
+    agent->loops_.push_back(std::make_unique<TargetLoop>(cfg, t, *factories, agent->metrics_.get(),
+                                                         agent->incidents_.get(), clock));
+  }
+  return agent;
+}
+
+absl::Status Agent::Start() {
+  HttpServerHandlers handlers;
+  handlers.status_json = [this] { return StatusJson(); };
+  handlers.healthy = [this] {
+    const absl::Time now = clock_->Now();
+    for (const auto& loop : loops_) {
+      if (!loop->alive(now)) return false;
+    }
+    return true;
+  };
+  http_ = std::make_unique<HttpServer>(registry_, handlers);
+  if (absl::Status s = http_->Start(config_.listen); !s.ok()) return s;
+  dispatcher_->Start();
+  for (auto& loop : loops_) loop->Start();
+  PGW_LOG(Info) << "pgwarden " << kPgwardenVersion << " watching " << loops_.size()
+                << " target(s) every " << absl::FormatDuration(config_.interval) << ", environment "
+                << config_.environment << ", metrics on http://" << config_.listen << "/metrics";
+  return absl::OkStatus();
+}
+
+void Agent::Stop() {
+  for (auto& loop : loops_) loop->Stop();
+  if (dispatcher_) dispatcher_->Stop();
+  if (http_) http_->Stop();
+}
+
+std::string Agent::StatusJson() const {
+  nlohmann::json targets = nlohmann::json::array();
+  for (const auto& loop : loops_) targets.push_back(loop->StatusJson());
+  nlohmann::json j = {{"version", kPgwardenVersion},
+                      {"environment", config_.environment},
+                      {"instance", config_.instance},
+                      {"interval_seconds", absl::ToDoubleSeconds(config_.interval)},
+                      {"targets", targets},
+                      {"incidents", incidents_->StatusJson()}};
+  return j.dump(2);
+}
+
+}  // namespace pgwarden

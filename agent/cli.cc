@@ -1,0 +1,187 @@
+#include "agent/cli.h"
+
+#include <signal.h>
+
+#include <iostream>
+#include <pqxx/pqxx>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "agent/agent.h"
+#include "agent/config.h"
+#include "core/log.h"
+#include "detectors/replay.h"
+#include "remediation/privileges.h"
+#include "sources/pg_sampler.h"
+
+namespace pgwarden {
+
+std::string ParsedArgs::Get(const std::string& name, const std::string& def) const {
+  auto it = flags.find(name);
+  if (it == flags.end() || it->second.empty()) return def;
+  return it->second.back();
+}
+
+absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
+                                     const std::set<std::string>& value_flags,
+                                     const std::set<std::string>& bool_flags,
+                                     size_t max_positional) {
+  ParsedArgs out;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--help" || a == "-h") {
+      out.flags["help"].push_back("");
+      continue;
+    }
+    if (!absl::StartsWith(a, "--")) {
+      if (out.positional.size() >= max_positional) {
+        return absl::InvalidArgumentError(absl::StrCat("unexpected argument \"", a, "\""));
+      }
+      out.positional.push_back(a);
+      continue;
+    }
+    std::string name = a.substr(2);
+    std::string value;
+    bool has_value = false;
+    if (size_t eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      has_value = true;
+    }
+    if (bool_flags.count(name)) {
+      if (has_value) return absl::InvalidArgumentError(absl::StrCat("--", name, " takes no value"));
+      out.flags[name].push_back("true");
+      continue;
+    }
+    if (!value_flags.count(name)) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
+    }
+    if (!has_value) {
+      if (i + 1 >= args.size()) {
+        return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
+      }
+      value = args[++i];
+    }
+    out.flags[name].push_back(value);
+  }
+  return out;
+}
+
+namespace {
+
+// LoadOrExplain loads --config, printing the errors; returns exit code 2 on
+// any problem through *code.
+absl::StatusOr<AgentConfig> LoadOrExplain(const ParsedArgs& args) {
+  if (!args.Has("config")) return absl::InvalidArgumentError("--config FILE is required");
+  return LoadConfig(args.Get("config"));
+}
+
+sigset_t StopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+
+}  // namespace
+
+int RunCommand(const ParsedArgs& args) {
+  absl::StatusOr<AgentConfig> cfg = LoadOrExplain(args);
+  if (!cfg.ok()) {
+    std::cerr << "pgwarden run: " << cfg.status().message() << "\n";
+    return kExitUsage;
+  }
+  LogLevel level = LogLevel::kInfo;
+  ParseLogLevel(args.Get("log-level", cfg->log_level), &level);
+  SetLogLevel(level);
+  // Block the stop signals before any thread starts, so only sigwait below
+  // receives them.
+  sigset_t stop = StopSignals();
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  absl::StatusOr<std::unique_ptr<Agent>> agent = Agent::Create(*cfg, RealClock::Get());
+  if (!agent.ok()) {
+    std::cerr << "pgwarden run: " << agent.status().message() << "\n";
+    return absl::IsInvalidArgument(agent.status()) ? kExitUsage : kExitFailure;
+  }
+  if (absl::Status s = (*agent)->Start(); !s.ok()) {
+    std::cerr << "pgwarden run: " << s.message() << "\n";
+    return kExitFailure;
+  }
+  int sig = 0;
+  sigwait(&stop, &sig);
+  PGW_LOG(Info) << "received " << (sig == SIGINT ? "SIGINT" : "SIGTERM") << ", stopping";
+  (*agent)->Stop();
+  PGW_LOG(Info) << "stopped";
+  return kExitOk;
+}
+
+int CheckCommand(const ParsedArgs& args) {
+  absl::StatusOr<AgentConfig> cfg = LoadOrExplain(args);
+  if (!cfg.ok()) {
+    std::cerr << "pgwarden check: " << cfg.status().message() << "\n";
+    return kExitUsage;
+  }
+  std::cout << "config " << cfg->path << ": ok (" << cfg->targets.size() << " target(s), "
+            << cfg->alerting.sinks.size() << " alert sink(s), remediation "
+            << RemediationModeName(cfg->remediation.mode) << ")\n";
+  bool ok = true;
+  for (const TargetConfig& t : cfg->targets) {
+    PgSampler sampler(t.dsn, TableFilter(t.include, t.exclude),
+                      PgSamplerOptions{t.connect_timeout, t.statement_timeout, "pgwarden-check"});
+    absl::StatusOr<Snapshot> snap = sampler.Sample(absl::Now());
+    if (!snap.ok()) {
+      std::cout << "target " << t.name << ": FAILED: " << snap.status().message() << "\n";
+      ok = false;
+      continue;
+    }
+    std::cout << "target " << t.name << ": connected to database " << snap->database << ", "
+              << snap->tables.size() << " of " << snap->all_oids.size()
+              << " user tables watched\n";
+    std::vector<std::string> missing;
+    try {
+      missing = MissingPrivileges(*sampler.connection(), cfg->remediation);
+    } catch (const std::exception& e) {
+      missing.push_back(absl::StrCat("could not check privileges: ", e.what()));
+    }
+    if (missing.empty()) {
+      std::cout << "target " << t.name << ": privileges ok\n";
+    }
+    for (const std::string& m : missing) {
+      std::cout << "target " << t.name << ": missing privilege: " << m << "\n";
+      ok = false;
+    }
+  }
+  return ok ? kExitOk : kExitFailure;
+}
+
+int ReplayCommand(const ParsedArgs& args) {
+  ReplayOptions opts;
+  opts.detector = args.Get("detector", kDefaultDetector);
+  opts.input = args.Get("input");
+  opts.output = args.Get("output", "-");
+  if (opts.input.empty()) {
+    std::cerr << "pgwarden replay: --input FILE.csv is required\n";
+    return kExitUsage;
+  }
+  if (auto it = args.flags.find("set"); it != args.flags.end()) {
+    for (const std::string& kv : it->second) {
+      const size_t eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        std::cerr << "pgwarden replay: --set expects KEY=VALUE, got \"" << kv << "\"\n";
+        return kExitUsage;
+      }
+      opts.params[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+  }
+  absl::Status s = Replay(opts);
+  if (!s.ok()) {
+    std::cerr << "pgwarden replay: " << s.message() << "\n";
+    return absl::IsInvalidArgument(s) || absl::IsNotFound(s) ? kExitUsage : kExitFailure;
+  }
+  return kExitOk;
+}
+
+}  // namespace pgwarden

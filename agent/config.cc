@@ -1,0 +1,268 @@
+#include "agent/config.h"
+
+#include <fnmatch.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "core/config_node.h"
+#include "core/log.h"
+
+namespace pgwarden {
+namespace {
+
+bool ValidName(const std::string& s) {
+  if (s.empty() || s.size() > 63) return false;
+  for (char c : s) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') {
+      return false;
+    }
+  }
+  return true;
+}
+
+void ParseTarget(const ConfigNode& node, std::set<std::string>* names, TargetConfig* t) {
+  if (!node.ExpectMap(true)) return;
+  node.CheckKeys({"name", "dsn", "dsn_env", "dsn_file", "tables", "connect_timeout",
+                  "statement_timeout"});
+  t->name = node.GetRequiredString("name");
+  if (!t->name.empty()) {
+    if (!ValidName(t->name)) {
+      node.ErrorAt("name", "must be 1-63 characters of letters, digits, '_', '-' or '.'");
+    } else if (!names->insert(t->name).second) {
+      node.ErrorAt("name", absl::StrCat("duplicate target name \"", t->name, "\""));
+    }
+  }
+  t->dsn = ReadSecret(node, "dsn", /*required=*/true);
+  ConfigNode tables = node.Child("tables");
+  if (tables.IsDefined() && tables.ExpectMap()) {
+    tables.CheckKeys({"include", "exclude"});
+    t->include = tables.GetStringList("include", {});
+    t->exclude = tables.GetStringList("exclude", {});
+  }
+  t->connect_timeout = node.GetDuration("connect_timeout", t->connect_timeout);
+  t->statement_timeout = node.GetDuration("statement_timeout", t->statement_timeout);
+  if (t->connect_timeout < absl::Seconds(1)) node.ErrorAt("connect_timeout", "must be at least 1s");
+  if (t->statement_timeout < absl::Milliseconds(10)) {
+    node.ErrorAt("statement_timeout", "must be at least 10ms");
+  }
+}
+
+void ParseSignal(const ConfigNode& parent, absl::string_view key, SignalConfig* sig) {
+  ConfigNode node = parent.Child(key);
+  if (!node.IsDefined() || !node.ExpectMap()) return;
+  DetectorParams params;
+  std::string detector = sig->detector;
+  for (auto it = node.raw().begin(); it != node.raw().end(); ++it) {
+    const std::string k = it->first.Scalar();
+    if (!it->second.IsScalar()) {
+      node.ErrorAt(k, "expected a scalar value");
+      continue;
+    }
+    if (k == "detector") {
+      if (detector != it->second.Scalar()) params.clear();
+      detector = it->second.Scalar();
+    } else {
+      params[k] = it->second.Scalar();
+    }
+  }
+  absl::StatusOr<std::shared_ptr<const DetectorFactory>> f = MakeDetectorFactory(detector, params);
+  if (!f.ok()) {
+    node.Error(std::string(f.status().message()));
+    return;
+  }
+  sig->detector = detector;
+  sig->params = std::move(params);
+}
+
+int ParseWeekday(const std::string& s) {
+  static const char* kDays[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+  const std::string l = absl::AsciiStrToLower(s).substr(0, 3);
+  for (int i = 0; i < 7; ++i) {
+    if (l == kDays[i]) return i;
+  }
+  return -1;
+}
+
+void ParseMaintenance(const ConfigNode& node, MaintenanceConfig* m) {
+  if (!node.IsDefined() || !node.ExpectMap()) return;
+  node.CheckKeys({"timezone", "windows", "allowed_roles"});
+  m->timezone = node.GetString("timezone", m->timezone);
+  absl::TimeZone tz;
+  if (!absl::LoadTimeZone(m->timezone, &tz)) node.ErrorAt("timezone", "unknown time zone");
+  m->allowed_roles = node.GetStringList("allowed_roles", {});
+  for (const ConfigNode& w : node.Child("windows").Items()) {
+    if (!w.ExpectMap(true)) continue;
+    w.CheckKeys({"name", "days", "start", "duration", "targets", "tables"});
+    MaintenanceWindow win;
+    win.name = w.GetString("name", absl::StrCat("window-", m->windows.size() + 1));
+    for (const std::string& d : w.GetStringList("days", {})) {
+      const int day = ParseWeekday(d);
+      if (day < 0) {
+        w.ErrorAt("days", absl::StrCat("unknown day \"", d, "\" (use mon, tue, ... sun)"));
+      } else {
+        win.weekdays.push_back(day);
+      }
+    }
+    const std::string start = w.GetRequiredString("start");
+    std::vector<std::string> hm = absl::StrSplit(start, ':');
+    int h = -1, mi = -1;
+    if (!start.empty() && (hm.size() != 2 || !absl::SimpleAtoi(hm[0], &h) ||
+                           !absl::SimpleAtoi(hm[1], &mi) || h < 0 || h > 23 || mi < 0 || mi > 59)) {
+      w.ErrorAt("start", "expected HH:MM (24-hour clock)");
+    } else if (!start.empty()) {
+      win.start_minute = h * 60 + mi;
+    }
+    win.duration = w.GetDuration("duration", win.duration);
+    if (win.duration <= absl::ZeroDuration() || win.duration > absl::Hours(24 * 7)) {
+      w.ErrorAt("duration", "must be between 1s and 7 days");
+    }
+    win.targets = w.GetStringList("targets", {});
+    win.tables = w.GetStringList("tables", {});
+    m->windows.push_back(std::move(win));
+  }
+}
+
+std::string HostName() {
+  char buf[256] = {0};
+  if (::gethostname(buf, sizeof(buf) - 1) != 0) return "pgwarden";
+  return buf;
+}
+
+}  // namespace
+
+absl::StatusOr<AgentConfig> ParseConfig(const std::string& text, const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ":", e.mark.line + 1, ":",
+                                                   e.mark.column + 1, ": invalid YAML: ", e.msg));
+  }
+  ConfigErrors errors(path);
+  ConfigNode top(root, "", &errors);
+  AgentConfig cfg;
+  cfg.path = path;
+  if (!top.IsMap()) {
+    top.Error("the config file must be a YAML mapping with at least `targets:`");
+    return errors.ToStatus();
+  }
+  top.CheckKeys({"environment", "instance", "listen", "interval", "log_level", "state_dir",
+                 "reconnect_max_backoff", "targets", "detectors", "incidents", "maintenance",
+                 "alerting", "remediation"});
+  cfg.environment = top.GetString("environment", cfg.environment);
+  if (!ValidName(cfg.environment)) {
+    top.ErrorAt("environment", "must be 1-63 characters of letters, digits, '_', '-' or '.'");
+  }
+  cfg.instance = top.GetString("instance", HostName());
+  cfg.listen = top.GetString("listen", cfg.listen);
+  cfg.interval = top.GetDuration("interval", cfg.interval);
+  if (cfg.interval < absl::Milliseconds(100)) top.ErrorAt("interval", "must be at least 100ms");
+  if (cfg.interval > absl::Hours(1)) top.ErrorAt("interval", "must be at most 1h");
+  cfg.log_level = top.GetString("log_level", cfg.log_level);
+  LogLevel level;
+  if (!ParseLogLevel(cfg.log_level, &level)) {
+    top.ErrorAt("log_level", "expected debug, info, warning or error");
+  }
+  cfg.state_dir = top.GetString("state_dir", cfg.state_dir);
+  cfg.reconnect_max_backoff = top.GetDuration("reconnect_max_backoff", cfg.reconnect_max_backoff);
+  if (cfg.reconnect_max_backoff < absl::Seconds(1)) {
+    top.ErrorAt("reconnect_max_backoff", "must be at least 1s");
+  }
+
+  ConfigNode targets = top.Child("targets");
+  if (!targets.IsDefined()) {
+    top.ErrorAt("targets", "missing: name at least one database to watch");
+  } else if (!targets.IsSequence()) {
+    targets.Error("expected a list of targets");
+  } else if (targets.raw().size() == 0) {
+    targets.Error("must name at least one database to watch");
+  }
+  std::set<std::string> names;
+  for (const ConfigNode& t : targets.IsSequence() ? targets.Items() : std::vector<ConfigNode>{}) {
+    TargetConfig tc;
+    ParseTarget(t, &names, &tc);
+    cfg.targets.push_back(std::move(tc));
+  }
+
+  ConfigNode det = top.Child("detectors");
+  if (det.IsDefined() && det.ExpectMap()) {
+    det.CheckKeys({"rows", "delete_rate", "rollback_ratio"});
+    ParseSignal(det, "rows", &cfg.detectors.rows);
+    ParseSignal(det, "delete_rate", &cfg.detectors.delete_rate);
+    ParseSignal(det, "rollback_ratio", &cfg.detectors.rollback_ratio);
+  }
+
+  ConfigNode inc = top.Child("incidents");
+  if (inc.IsDefined() && inc.ExpectMap()) {
+    inc.CheckKeys({"resolve_after"});
+    cfg.resolve_after = inc.GetDuration("resolve_after", cfg.resolve_after);
+    if (cfg.resolve_after < absl::Seconds(1)) inc.ErrorAt("resolve_after", "must be at least 1s");
+  }
+  ParseMaintenance(top.Child("maintenance"), &cfg.maintenance);
+
+  ConfigNode alerting = top.Child("alerting");
+  if (alerting.IsDefined() && alerting.ExpectMap()) ParseAlertingConfig(alerting, &cfg.alerting);
+  ConfigNode remediation = top.Child("remediation");
+  if (remediation.IsDefined() && remediation.ExpectMap()) {
+    ParseRemediationConfig(remediation, &cfg.remediation);
+  } else if (!remediation.IsDefined()) {
+    ParseRemediationConfig(remediation, &cfg.remediation);  // defaults
+  }
+
+  if (!errors.empty()) return errors.ToStatus();
+  return cfg;
+}
+
+absl::StatusOr<AgentConfig> LoadConfig(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot read config file"));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ParseConfig(ss.str(), path);
+}
+
+std::string InMaintenance(const MaintenanceConfig& config, const std::string& target,
+                          const std::string& schema, const std::string& table, absl::Time t) {
+  if (config.windows.empty()) return "";
+  absl::TimeZone tz;
+  if (!absl::LoadTimeZone(config.timezone, &tz)) tz = absl::UTCTimeZone();
+  const std::string full = absl::StrCat(schema, ".", table);
+  for (const MaintenanceWindow& w : config.windows) {
+    if (!w.targets.empty() &&
+        std::find(w.targets.begin(), w.targets.end(), target) == w.targets.end()) {
+      continue;
+    }
+    if (!w.tables.empty()) {
+      if (table.empty()) continue;  // a table window does not cover the database
+      bool match = false;
+      for (const std::string& g : w.tables) {
+        if (::fnmatch(g.c_str(), full.c_str(), 0) == 0) match = true;
+      }
+      if (!match) continue;
+    }
+    // The window may have started today or on an earlier day (it can cross
+    // midnight); check the start of each of the last 8 days.
+    const absl::CivilDay today = absl::ToCivilDay(t, tz);
+    for (int back = 0; back <= 7; ++back) {
+      const absl::CivilDay day = today - back;
+      const int weekday = static_cast<int>(absl::GetWeekday(day));  // Monday = 0
+      const int sunday_based = (weekday + 1) % 7;
+      if (!w.weekdays.empty() &&
+          std::find(w.weekdays.begin(), w.weekdays.end(), sunday_based) == w.weekdays.end()) {
+        continue;
+      }
+      const absl::Time start = absl::FromCivil(absl::CivilMinute(day) + w.start_minute, tz);
+      if (t >= start && t < start + w.duration) return w.name;
+    }
+  }
+  return "";
+}
+
+}  // namespace pgwarden

@@ -1,0 +1,91 @@
+#ifndef PGWARDEN_AGENT_CONFIG_H_
+#define PGWARDEN_AGENT_CONFIG_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "alerting/config.h"
+#include "detectors/detector.h"
+#include "remediation/config.h"
+
+namespace pgwarden {
+
+// TargetConfig is one watched database.
+struct TargetConfig {
+  std::string name;
+  // dsn is the libpq connection string (from dsn, dsn_env or dsn_file). It
+  // may hold a password: never log it unredacted.
+  std::string dsn;
+  std::vector<std::string> include;  // globs on "schema.table"; empty = all
+  std::vector<std::string> exclude;
+  absl::Duration connect_timeout = absl::Seconds(5);
+  absl::Duration statement_timeout = absl::Seconds(5);
+};
+
+// SignalConfig picks the detector (and its parameters) for one signal.
+struct SignalConfig {
+  std::string detector;
+  DetectorParams params;
+};
+
+// DetectorsConfig holds one SignalConfig per signal the agent watches.
+struct DetectorsConfig {
+  SignalConfig rows{"level_drop", {}};
+  SignalConfig delete_rate{"rate_spike", {}};
+  SignalConfig rollback_ratio{"ratio", {}};
+};
+
+// MaintenanceWindow silences pages on matching tables during a daily window.
+struct MaintenanceWindow {
+  std::string name;
+  std::vector<int> weekdays;  // 0 = Sunday .. 6 = Saturday; empty = every day
+  int start_minute = 0;       // minutes after midnight in `timezone`
+  absl::Duration duration = absl::Hours(1);
+  std::vector<std::string> targets;  // empty = all
+  std::vector<std::string> tables;   // globs on "schema.table"; empty = all
+};
+
+// MaintenanceConfig declares when bulk deletes are expected.
+struct MaintenanceConfig {
+  std::string timezone = "UTC";
+  std::vector<MaintenanceWindow> windows;
+  // allowed_roles may delete in bulk without a page (needs attribution).
+  std::vector<std::string> allowed_roles;
+};
+
+// AgentConfig is the whole configuration file.
+struct AgentConfig {
+  std::string path;
+  std::string environment = "production";
+  std::string instance;  // defaults to the host name
+  std::string listen = "127.0.0.1:9331";
+  absl::Duration interval = absl::Seconds(1);
+  std::string log_level = "info";
+  std::string state_dir = "/var/lib/pgwarden";
+  absl::Duration reconnect_max_backoff = absl::Seconds(10);
+  std::vector<TargetConfig> targets;
+  DetectorsConfig detectors;
+  absl::Duration resolve_after = absl::Seconds(60);
+  MaintenanceConfig maintenance;
+  AlertingConfig alerting;
+  RemediationConfig remediation;
+};
+
+// LoadConfig reads and validates a YAML config file. Every problem (unknown
+// key, wrong type, bad duration, impossible value, missing target) is
+// reported, each with file, line and key path, in one InvalidArgument.
+absl::StatusOr<AgentConfig> LoadConfig(const std::string& path);
+
+// ParseConfig is LoadConfig on text already read (`path` names it in errors).
+absl::StatusOr<AgentConfig> ParseConfig(const std::string& text, const std::string& path);
+
+// InMaintenance returns the name of a window of `config` covering
+// target/schema.table at `t`, or "" if none.
+std::string InMaintenance(const MaintenanceConfig& config, const std::string& target,
+                          const std::string& schema, const std::string& table, absl::Time t);
+
+}  // namespace pgwarden
+
+#endif  // PGWARDEN_AGENT_CONFIG_H_

@@ -1,0 +1,119 @@
+#include "agent/demo_shop.h"
+
+#include <fstream>
+#include <pqxx/pqxx>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "core/log.h"
+#include "core/process.h"
+
+namespace pgwarden {
+
+absl::Status CreateShop(const LocalPostgres& pg, int64_t customers) {
+  const std::string roles = absl::StrCat(
+      "CREATE ROLE shop_owner NOLOGIN;"
+      "CREATE ROLE pgwarden LOGIN CREATEROLE;"
+      "GRANT pg_monitor, pg_signal_backend TO pgwarden;"
+      "GRANT shop_owner TO pgwarden;"
+      "CREATE ROLE app LOGIN PASSWORD '", kAppPassword, "';"
+      "CREATE ROLE cleanup_job LOGIN PASSWORD '", kCleanupPassword, "';"
+      "CREATE DATABASE shop OWNER shop_owner;");
+  if (auto r = pg.Psql(roles); !r.ok()) return r.status();
+  const std::string schema = absl::StrCat(
+      "SET ROLE shop_owner;"
+      "CREATE TABLE customers (id bigserial PRIMARY KEY, name text NOT NULL, email text NOT NULL,"
+      " created_at timestamptz NOT NULL DEFAULT now());"
+      "CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id bigint NOT NULL,"
+      " amount numeric(10,2) NOT NULL, created_at timestamptz NOT NULL DEFAULT now());"
+      "INSERT INTO customers (name, email) SELECT 'customer ' || g, 'c' || g || '@example.com'"
+      " FROM generate_series(1, ", customers, ") g;"
+      "INSERT INTO orders (customer_id, amount) SELECT 1 + (g % ", customers,
+      "), (g % 500) + 0.99 FROM generate_series(1, ", customers / 4 + 1, ") g;"
+      "GRANT SELECT, INSERT, UPDATE, DELETE ON customers, orders TO app, cleanup_job;"
+      "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO app, cleanup_job;"
+      "RESET ROLE;"
+      "ANALYZE customers; ANALYZE orders;");
+  if (auto r = pg.Psql(schema, kShopDatabase); !r.ok()) return r.status();
+  return absl::OkStatus();
+}
+
+std::string CleanupScriptSql(const std::string& table, int batches, int batch,
+                             absl::Duration pause) {
+  std::string sql = "\\set ON_ERROR_STOP 1\n";
+  for (int i = 0; i < batches; ++i) {
+    absl::StrAppend(&sql, "DELETE FROM ", table, " WHERE id IN (SELECT id FROM ", table,
+                    " ORDER BY id LIMIT ", batch, ");\n");
+    if (pause > absl::ZeroDuration()) {
+      absl::StrAppend(&sql, "SELECT pg_sleep(", absl::ToDoubleSeconds(pause), ");\n");
+    }
+  }
+  return sql;
+}
+
+absl::StatusOr<pid_t> StartCleanupJob(const LocalPostgres& pg, const std::string& script_sql) {
+  const std::string path = absl::StrCat(pg.dir(), "/cleanup-", absl::ToUnixNanos(absl::Now()), ".sql");
+  std::ofstream out(path);
+  out << script_sql;
+  out.close();
+  if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
+  ProcessOptions p;
+  p.argv = {"/usr/lib/postgresql/15/bin/psql", "-X", "-q", "-o", "/dev/null", "-h", "127.0.0.1",
+            "-p", absl::StrCat(pg.port()), "-U", kCleanupRole, "-d", kShopDatabase, "-f", path};
+  p.env = {absl::StrCat("PGPASSWORD=", kCleanupPassword), "PGAPPNAME=nightly-cleanup"};
+  p.stderr_path = path + ".log";
+  return SpawnProcess(p);
+}
+
+void ChurnWorkload::Start() {
+  stop_ = false;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void ChurnWorkload::Stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void ChurnWorkload::Run() {
+  std::mt19937_64 rng(42);
+  std::unique_ptr<pqxx::connection> conn;
+  int64_t i = 0;
+  while (!stop_) {
+    try {
+      if (!conn) conn = std::make_unique<pqxx::connection>(dsn_);
+      pqxx::work tx(*conn);
+      const int kind = static_cast<int>(rng() % 100);
+      if (kind < 50) {
+        tx.exec("INSERT INTO customers (name, email) VALUES ('new', 'new@example.com')");
+        tx.exec("INSERT INTO orders (customer_id, amount) VALUES (1, 9.99)");
+      } else if (kind < 75) {
+        tx.exec(absl::StrCat("UPDATE customers SET name = 'renamed' WHERE id = ",
+                             1 + rng() % 100000));
+      } else if (kind < 97) {
+        // Small deletes of a few recent rows: normal churn.
+        tx.exec(absl::StrCat("DELETE FROM orders WHERE id IN (SELECT id FROM orders ORDER BY id "
+                             "DESC LIMIT ",
+                             1 + rng() % 5, ")"));
+      } else {
+        tx.exec("SELECT 1/0");  // an application error: a rollback
+      }
+      tx.commit();
+      ++transactions_;
+      if (++i % 500 == 0) {
+        pqxx::nontransaction nt(*conn);
+        nt.exec("ANALYZE orders");
+      }
+    } catch (const pqxx::broken_connection&) {
+      conn.reset();
+      ++errors_;
+      absl::SleepFor(absl::Milliseconds(500));
+    } catch (const std::exception&) {
+      ++errors_;
+    }
+    absl::SleepFor(absl::Milliseconds(25));
+  }
+}
+
+}  // namespace pgwarden

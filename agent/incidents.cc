@@ -1,0 +1,208 @@
+#include "agent/incidents.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "core/log.h"
+
+namespace pgwarden {
+namespace {
+
+int Rank(Severity s) {
+  switch (s) {
+    case Severity::kCritical:
+      return 3;
+    case Severity::kError:
+      return 2;
+    case Severity::kWarning:
+      return 1;
+    case Severity::kInfo:
+      return 0;
+  }
+  return 0;
+}
+
+// Hex FNV-1a, for keys too long for PagerDuty's 255-character dedup_key.
+std::string Fnv1a(const std::string& s) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+nlohmann::json IncidentJson(const Incident& inc) {
+  nlohmann::json j = {{"id", inc.id},
+                      {"dedup_key", inc.dedup_key},
+                      {"target", inc.target},
+                      {"object", inc.object},
+                      {"kind", inc.kind},
+                      {"kinds", inc.kinds},
+                      {"severity", SeverityName(inc.severity)},
+                      {"open", inc.open},
+                      {"opened", absl::FormatTime(absl::RFC3339_sec, inc.opened, absl::UTCTimeZone())},
+                      {"last_fired",
+                       absl::FormatTime(absl::RFC3339_sec, inc.last_fired, absl::UTCTimeZone())},
+                      {"summary", inc.summary},
+                      {"details", inc.details}};
+  if (!inc.open) {
+    j["resolved"] = absl::FormatTime(absl::RFC3339_sec, inc.resolved_at, absl::UTCTimeZone());
+  }
+  return j;
+}
+
+}  // namespace
+
+std::string DedupKey(const std::string& environment, const std::string& target,
+                     const std::string& object) {
+  std::string key = absl::StrCat("pgwarden/", environment, "/", target, "/", object);
+  if (key.size() > 200) key = absl::StrCat(key.substr(0, 180), "~", Fnv1a(key));
+  return key;
+}
+
+IncidentManager::IncidentManager(IncidentManagerOptions options, Notifier* notifier)
+    : options_(std::move(options)), notifier_(notifier) {}
+
+Alert IncidentManager::MakeAlert(const Incident& inc, AlertAction action) const {
+  Alert a;
+  a.action = action;
+  a.dedup_key = inc.dedup_key;
+  a.severity = inc.severity;
+  a.environment = options_.environment;
+  a.source = options_.source;
+  a.target = inc.target;
+  a.object = inc.object;
+  a.kind = inc.kind;
+  a.incident_id = inc.id;
+  a.timestamp = action == AlertAction::kTrigger ? inc.last_fired : inc.resolved_at;
+  a.summary = action == AlertAction::kTrigger
+                  ? absl::StrCat("[", options_.environment, "] ", inc.target, ": ", inc.summary)
+                  : absl::StrCat("[", options_.environment, "] ", inc.target, ": resolved: ",
+                                 inc.summary);
+  a.details = inc.details;
+  a.details["incident_id"] = inc.id;
+  a.details["kinds"] = inc.kinds;
+  a.details["opened"] = absl::FormatTime(absl::RFC3339_sec, inc.opened, absl::UTCTimeZone());
+  return a;
+}
+
+void IncidentManager::Observe(const std::string& target, const std::vector<SignalEvent>& events) {
+  std::vector<Alert> alerts;
+  std::vector<Incident> changed;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const SignalEvent& ev : events) {
+      const std::string object =
+          ev.table.empty() ? std::string("database") : absl::StrCat(ev.schema, ".", ev.table);
+      const std::string key = DedupKey(options_.environment, target, object);
+      auto it = open_.find(key);
+      bool page = false;
+      if (it == open_.end()) {
+        Incident inc;
+        inc.id = next_id_++;
+        inc.dedup_key = key;
+        inc.target = target;
+        inc.schema = ev.schema;
+        inc.table = ev.table;
+        inc.object = object;
+        inc.kind = ev.kind;
+        inc.opened = ev.time;
+        it = open_.emplace(key, std::move(inc)).first;
+        page = true;
+        if (metrics_hook_) metrics_hook_(target, ev.kind, true, +1);
+        PGW_LOG(Warning) << "incident " << it->second.id << " opened on " << target << " "
+                         << object << ": " << ev.description;
+      }
+      Incident& inc = it->second;
+      inc.last_fired = ev.time;
+      ++inc.events;
+      if (inc.kinds.insert(ev.kind).second && !page) {
+        page = true;  // a new kind joined: re-send the page with it
+        PGW_LOG(Warning) << "incident " << inc.id << " on " << object << ": " << ev.description;
+      }
+      if (page || Rank(ev.severity) >= Rank(inc.severity)) inc.summary = ev.description;
+      if (Rank(ev.severity) > Rank(inc.severity)) {
+        inc.severity = ev.severity;
+        page = true;
+      }
+      inc.details[ev.kind] = ev.figures;
+      if (page) {
+        alerts.push_back(MakeAlert(inc, AlertAction::kTrigger));
+        changed.push_back(inc);
+      }
+    }
+  }
+  for (const Alert& a : alerts) {
+    if (notifier_) notifier_->Notify(a);
+  }
+  for (const Incident& inc : changed) {
+    if (on_change_) on_change_(inc);
+  }
+}
+
+void IncidentManager::Annotate(int64_t id, const std::string& key, const nlohmann::json& details,
+                               const std::string& summary_suffix) {
+  std::vector<Alert> alerts;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [k, inc] : open_) {
+      if (inc.id != id) continue;
+      inc.details[key] = details;
+      if (!summary_suffix.empty() && inc.summary.find(summary_suffix) == std::string::npos) {
+        inc.summary = absl::StrCat(inc.summary, "; ", summary_suffix);
+      }
+      alerts.push_back(MakeAlert(inc, AlertAction::kTrigger));
+    }
+  }
+  for (const Alert& a : alerts) {
+    if (notifier_) notifier_->Notify(a);
+  }
+}
+
+void IncidentManager::Tick(absl::Time now) {
+  std::vector<Alert> alerts;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = open_.begin(); it != open_.end();) {
+      Incident& inc = it->second;
+      if (now - inc.last_fired < options_.resolve_after) {
+        ++it;
+        continue;
+      }
+      inc.open = false;
+      inc.resolved_at = now;
+      PGW_LOG(Info) << "incident " << inc.id << " on " << inc.target << " " << inc.object
+                    << " resolved (quiet for " << absl::FormatDuration(options_.resolve_after)
+                    << ")";
+      alerts.push_back(MakeAlert(inc, AlertAction::kResolve));
+      if (metrics_hook_) metrics_hook_(inc.target, inc.kind, false, -1);
+      history_.push_back(std::move(inc));
+      if (history_.size() > options_.history) history_.erase(history_.begin());
+      it = open_.erase(it);
+    }
+  }
+  for (const Alert& a : alerts) {
+    if (notifier_) notifier_->Notify(a);
+  }
+}
+
+std::vector<Incident> IncidentManager::Open() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Incident> out;
+  for (const auto& [k, inc] : open_) out.push_back(inc);
+  return out;
+}
+
+nlohmann::json IncidentManager::StatusJson() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  nlohmann::json open = nlohmann::json::array();
+  for (const auto& [k, inc] : open_) open.push_back(IncidentJson(inc));
+  nlohmann::json resolved = nlohmann::json::array();
+  for (auto it = history_.rbegin(); it != history_.rend(); ++it) resolved.push_back(IncidentJson(*it));
+  return {{"open", open}, {"resolved", resolved}};
+}
+
+}  // namespace pgwarden

@@ -1,0 +1,232 @@
+#include "agent/target_loop.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "core/log.h"
+
+namespace pgwarden {
+
+namespace {
+// TableSeries caches a table's metric handles so a tick does not rebuild
+// label sets for thousands of tables.
+struct TableSeries {
+  prometheus::Gauge* rows = nullptr;
+  prometheus::Counter* deleted = nullptr;
+  prometheus::Counter* inserted = nullptr;
+  prometheus::Gauge* score_rows = nullptr;
+  prometheus::Gauge* score_delete_rate = nullptr;
+  int64_t last_deleted = 0;
+  int64_t last_inserted = 0;
+};
+
+void Mirror(prometheus::Counter* c, int64_t* last, int64_t now) {
+  // A Prometheus counter only goes up: follow the PostgreSQL counter by its
+  // increments; after a reset, its new value is the increment.
+  const int64_t delta = now >= *last ? now - *last : now;
+  if (delta > 0) c->Increment(static_cast<double>(delta));
+  *last = now;
+}
+}  // namespace
+
+struct TargetLoopSeries {
+  absl::flat_hash_map<int64_t, TableSeries> tables;
+  prometheus::Counter* commits = nullptr;
+  prometheus::Counter* rollbacks = nullptr;
+  prometheus::Gauge* rollback_score = nullptr;
+  prometheus::Gauge* watched = nullptr;
+  int64_t last_commit = -1;
+  int64_t last_rollback = -1;
+};
+
+TargetLoop::TargetLoop(const AgentConfig& config, const TargetConfig& target,
+                       DetectorFactories factories, AgentMetrics* metrics,
+                       IncidentManager* incidents, Clock* clock)
+    : config_(config),
+      target_(target),
+      metrics_(metrics),
+      incidents_(incidents),
+      clock_(clock),
+      sampler_(target.dsn, TableFilter(target.include, target.exclude),
+               PgSamplerOptions{target.connect_timeout, target.statement_timeout, "pgwarden"}),
+      watch_(std::move(factories),
+             [this](const std::string& schema, const std::string& table, absl::Time t) {
+               return InMaintenance(config_.maintenance, target_.name, schema, table, t);
+             }),
+      up_(metrics->up.Add({{"target", target.name}})),
+      duration_(metrics->sample_duration.Add({{"target", target.name}},
+                                             AgentMetrics::SampleDurationBuckets())),
+      backoff_(config.interval),
+      series_(std::make_unique<TargetLoopSeries>()) {
+  up_.Set(0);
+}
+
+TargetLoop::~TargetLoop() { Stop(); }
+
+void TargetLoop::Start() {
+  last_pass_unix_ms_ = absl::ToUnixMillis(clock_->Now());
+  thread_ = std::thread([this] { Run(); });
+}
+
+void TargetLoop::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool TargetLoop::alive(absl::Time now) const {
+  const absl::Time last = absl::FromUnixMillis(last_pass_unix_ms_.load());
+  // A pass may legitimately wait for connect/statement timeouts and backoff.
+  const absl::Duration slack = config_.interval + config_.reconnect_max_backoff +
+                               target_.connect_timeout + 2 * target_.statement_timeout +
+                               absl::Seconds(10);
+  return now - last < slack;
+}
+
+void TargetLoop::Run() {
+  absl::Time next = clock_->Now();
+  while (true) {
+    RunOnce();
+    last_pass_unix_ms_ = absl::ToUnixMillis(clock_->Now());
+    bool ok;
+    {
+      std::lock_guard<std::mutex> lock(status_mu_);
+      ok = connected_;
+    }
+    absl::Duration wait;
+    if (ok) {
+      backoff_ = config_.interval;
+      // Fixed-rate ticks; if a pass overran, start the next one now.
+      next += config_.interval;
+      const absl::Time now = clock_->Now();
+      if (next < now) next = now;
+      wait = next - now;
+    } else {
+      wait = backoff_;
+      backoff_ = std::min(backoff_ * 2, config_.reconnect_max_backoff);
+      next = clock_->Now() + wait;
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    if (cv_.wait_for(lock, absl::ToChronoNanoseconds(wait), [this] { return stop_; })) return;
+  }
+}
+
+void TargetLoop::RunOnce() {
+  const absl::Time start = clock_->Now();
+  const absl::Time wall_start = absl::Now();
+  absl::StatusOr<Snapshot> snap = sampler_.Sample(start);
+  if (!snap.ok()) {
+    up_.Set(0);
+    const bool unavailable = absl::IsUnavailable(snap.status());
+    metrics_->sample_errors.Add({{"target", target_.name}, {"reason", unavailable ? "connect" : "query"}})
+        .Increment();
+    std::lock_guard<std::mutex> lock(status_mu_);
+    const std::string msg(snap.status().message());
+    if (connected_ || msg != last_error_) {
+      PGW_LOG(Warning) << "target " << target_.name << ": " << msg << " (retrying in "
+                       << absl::FormatDuration(backoff_) << ")";
+    }
+    connected_ = false;
+    last_error_ = msg;
+    incidents_->Tick(clock_->Now());
+    return;
+  }
+  WatchResult result = watch_.Process(*snap);
+  PublishTables(result);
+  TargetLoopSeries& series = *series_;
+  if (series.commits == nullptr) {
+    series.commits = &metrics_->xact_commit.Add({{"target", target_.name}});
+    series.rollbacks = &metrics_->xact_rollback.Add({{"target", target_.name}});
+    series.rollback_score = &metrics_->anomaly_score.Add(
+        {{"target", target_.name}, {"signal", "rollback_ratio"}, {"schema", ""}, {"table", ""}});
+    series.watched = &metrics_->tables_watched.Add({{"target", target_.name}});
+    series.last_commit = 0;
+    series.last_rollback = 0;
+  }
+  Mirror(series.commits, &series.last_commit, snap->db.xact_commit);
+  Mirror(series.rollbacks, &series.last_rollback, snap->db.xact_rollback);
+  series.rollback_score->Set(watch_.rollback_ratio_score());
+  series.watched->Set(static_cast<double>(snap->tables.size()));
+
+  for (const auto& [ev, reason] : result.suppressed) {
+    metrics_->suppressed.Add({{"target", target_.name}, {"reason", reason}}).Increment();
+    PGW_LOG(Info) << "target " << target_.name << ": not paging (" << reason
+                  << "): " << ev.description;
+  }
+  if (result.counter_resets > 0) {
+    metrics_->suppressed.Add({{"target", target_.name}, {"reason", "counter_reset"}})
+        .Increment(result.counter_resets);
+  }
+  if (!result.events.empty()) incidents_->Observe(target_.name, result.events);
+  incidents_->Tick(clock_->Now());
+
+  up_.Set(1);
+  duration_.Observe(absl::ToDoubleSeconds(absl::Now() - wall_start));
+  std::lock_guard<std::mutex> lock(status_mu_);
+  if (!connected_) {
+    PGW_LOG(Info) << "target " << target_.name << ": sampling " << snap->tables.size()
+                  << " tables of database " << snap->database;
+  }
+  connected_ = true;
+  last_error_.clear();
+  last_success_ = start;
+  tables_watched_ = static_cast<int64_t>(snap->tables.size());
+}
+
+void TargetLoop::PublishTables(const WatchResult& result) {
+  TargetLoopSeries& series = *series_;
+  if (!result.removed.empty()) {
+    // Dropped or renamed-away tables: their series go with them.
+    for (auto it = series.tables.begin(); it != series.tables.end();) {
+      if (watch_.tables().contains(it->first)) {
+        ++it;
+        continue;
+      }
+      metrics_->table_rows.Remove(it->second.rows);
+      metrics_->rows_deleted.Remove(it->second.deleted);
+      metrics_->rows_inserted.Remove(it->second.inserted);
+      metrics_->anomaly_score.Remove(it->second.score_rows);
+      metrics_->anomaly_score.Remove(it->second.score_delete_rate);
+      series.tables.erase(it++);
+    }
+  }
+  for (const auto& [oid, st] : watch_.tables()) {
+    auto [it, inserted] = series.tables.try_emplace(oid);
+    TableSeries& s = it->second;
+    if (inserted) {
+      const prometheus::Labels l = {
+          {"target", target_.name}, {"schema", st.last.schema}, {"table", st.last.name}};
+      s.rows = &metrics_->table_rows.Add(l);
+      s.deleted = &metrics_->rows_deleted.Add(l);
+      s.inserted = &metrics_->rows_inserted.Add(l);
+      prometheus::Labels r = l;
+      r["signal"] = "rows";
+      s.score_rows = &metrics_->anomaly_score.Add(r);
+      r["signal"] = "delete_rate";
+      s.score_delete_rate = &metrics_->anomaly_score.Add(r);
+    }
+    s.rows->Set(static_cast<double>(st.last.live_rows));
+    Mirror(s.deleted, &s.last_deleted, st.last.deleted);
+    Mirror(s.inserted, &s.last_inserted, st.last.inserted);
+    s.score_rows->Set(st.rows_score);
+    s.score_delete_rate->Set(st.delete_rate_score);
+  }
+}
+
+nlohmann::json TargetLoop::StatusJson() const {
+  std::lock_guard<std::mutex> lock(status_mu_);
+  nlohmann::json j = {{"name", target_.name},
+                      {"dsn", RedactDsn(target_.dsn)},
+                      {"up", connected_},
+                      {"tables_watched", tables_watched_}};
+  if (!last_error_.empty()) j["last_error"] = last_error_;
+  if (last_success_ != absl::InfinitePast()) {
+    j["last_sample"] = absl::FormatTime(absl::RFC3339_full, last_success_, absl::UTCTimeZone());
+  }
+  return j;
+}
+
+}  // namespace pgwarden

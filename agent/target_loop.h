@@ -1,0 +1,71 @@
+#ifndef PGWARDEN_AGENT_TARGET_LOOP_H_
+#define PGWARDEN_AGENT_TARGET_LOOP_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "agent/config.h"
+#include "agent/incidents.h"
+#include "agent/table_watch.h"
+#include "core/clock.h"
+#include "exporters/agent_metrics.h"
+#include "nlohmann/json.hpp"
+#include "sources/pg_sampler.h"
+
+namespace pgwarden {
+
+struct TargetLoopSeries;
+
+// TargetLoop samples one target on every tick on its own thread, feeds the
+// TargetWatch, publishes metrics and hands events to the incident manager.
+// When the database is unreachable it sets pgwarden_up to 0 and retries with
+// capped exponential backoff; it never exits on its own.
+class TargetLoop {
+ public:
+  TargetLoop(const AgentConfig& config, const TargetConfig& target, DetectorFactories factories,
+             AgentMetrics* metrics, IncidentManager* incidents, Clock* clock);
+  ~TargetLoop();
+
+  void Start();
+  void Stop();
+  nlohmann::json StatusJson() const;
+  // alive is false if the loop thread has not completed a pass recently.
+  bool alive(absl::Time now) const;
+
+ private:
+  void Run();
+  void RunOnce();
+  void PublishTables(const WatchResult& result);
+
+  const AgentConfig& config_;
+  TargetConfig target_;
+  AgentMetrics* metrics_;
+  IncidentManager* incidents_;
+  Clock* clock_;
+  PgSampler sampler_;
+  TargetWatch watch_;
+  prometheus::Gauge& up_;
+  prometheus::Histogram& duration_;
+
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+
+  mutable std::mutex status_mu_;
+  bool connected_ = false;
+  std::string last_error_;
+  absl::Time last_success_ = absl::InfinitePast();
+  std::atomic<int64_t> last_pass_unix_ms_{0};
+  int64_t tables_watched_ = 0;
+  absl::Duration backoff_;
+  std::unique_ptr<TargetLoopSeries> series_;  // metric handles, loop thread only
+};
+
+}  // namespace pgwarden
+
+#endif  // PGWARDEN_AGENT_TARGET_LOOP_H_

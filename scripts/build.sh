@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Configures and builds pgwarden into build/ (or $1), warnings as errors.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build_dir="${1:-build}"
+shift || true
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE="${PGWARDEN_BUILD_TYPE:-RelWithDebInfo}" "$@" >/dev/null
+cmake --build "$build_dir" -j "${PGWARDEN_JOBS:-2}"

@@ -1,0 +1,116 @@
+// The command line contract of PRODUCT.md, against the real binary.
+
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "core/process.h"
+#include "tests/integration/scenario.h"
+
+namespace pgwarden::testing {
+namespace {
+
+struct Result {
+  int code;
+  std::string output;
+};
+
+Result Run(std::vector<std::string> args) {
+  ProcessOptions p;
+  p.argv = {PGWARDEN_BINARY};
+  p.argv.insert(p.argv.end(), args.begin(), args.end());
+  std::string out;
+  auto code = RunCommand(p, absl::Seconds(60), &out);
+  REQUIRE(code.ok());
+  return {*code, out};
+}
+
+std::string TempFile(const std::string& name, const std::string& content) {
+  const std::string path = absl::StrCat("/tmp/pgwarden-cli-", ::getpid(), "-", name);
+  std::ofstream(path) << content;
+  return path;
+}
+
+TEST_CASE("CLI: --version and --help exit 0; bad usage exits 2", "[integration][cli]") {
+  Result v = Run({"--version"});
+  CHECK(v.code == 0);
+  CHECK(v.output.find("pgwarden ") == 0);
+  Result h = Run({"--help"});
+  CHECK(h.code == 0);
+  CHECK(h.output.find("pgwarden replay --detector NAME") != std::string::npos);
+  CHECK(Run({}).code == 2);
+  Result unknown = Run({"frobnicate"});
+  CHECK(unknown.code == 2);
+  CHECK(unknown.output.find("unknown command \"frobnicate\"") != std::string::npos);
+  Result flag = Run({"run", "--confg", "x.yaml"});
+  CHECK(flag.code == 2);
+  CHECK(flag.output.find("unknown flag --confg") != std::string::npos);
+  CHECK(Run({"run"}).code == 2);
+}
+
+TEST_CASE("CLI: a bad config exits 2 naming file, line and key", "[integration][cli]") {
+  const std::string path = TempFile(
+      "bad.yaml", "environment: production\ninterval: 1x\ntargets:\n  - name: shop\n"
+                  "    dsn: \"dbname=shop\"\n    tables:\n      includ: [\"public.*\"]\n");
+  for (const char* cmd : {"run", "check"}) {
+    Result r = Run({cmd, "--config", path});
+    CHECK(r.code == 2);
+    CHECK(r.output.find(path + ":2:") != std::string::npos);
+    CHECK(r.output.find("interval: expected a duration") != std::string::npos);
+    CHECK(r.output.find(path + ":7:") != std::string::npos);
+    CHECK(r.output.find("targets[0].tables.includ: unknown key") != std::string::npos);
+  }
+  Result missing = Run({"check", "--config", "/nonexistent/pgwarden.yaml"});
+  CHECK(missing.code == 2);
+  CHECK(missing.output.find("/nonexistent/pgwarden.yaml") != std::string::npos);
+}
+
+TEST_CASE("CLI: check connects and reports; an unreachable target exits 1",
+          "[integration][cli]") {
+  Scenario sc(100);
+  const std::string good = TempFile("good.yaml", sc.Yaml("dry-run"));
+  Result ok = Run({"check", "--config", good});
+  INFO(ok.output);
+  CHECK(ok.output.find("target shop: connected to database shop") != std::string::npos);
+  CHECK(ok.code == 0);
+  REQUIRE(sc.pg->Stop().ok());
+  Result down = Run({"check", "--config", good});
+  CHECK(down.code == 1);
+  CHECK(down.output.find("target shop: FAILED") != std::string::npos);
+}
+
+TEST_CASE("CLI: replay writes the input columns plus anomaly_score and alert",
+          "[integration][cli]") {
+  std::string csv = "timestamp,value\n";
+  for (int i = 0; i < 200; ++i) {
+    absl::StrAppend(&csv, 1700000000 + i, ",", i < 150 ? 100000 + (i % 7) : 50000, "\n");
+  }
+  const std::string in = TempFile("series.csv", csv);
+  const std::string out = in + ".out";
+  Result r = Run({"replay", "--detector", "level_drop", "--set", "min_rows=100", "--input", in,
+                  "--output", out});
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  std::ifstream f(out);
+  std::string header;
+  std::getline(f, header);
+  CHECK(header == "timestamp,value,anomaly_score,alert");
+  int rows = 0;
+  int alerts_before = 0;
+  int alerts_at_drop = 0;
+  std::string line;
+  while (std::getline(f, line)) {
+    const bool alert = line.back() == '1';
+    if (rows < 150) alerts_before += alert;
+    if (rows == 150) alerts_at_drop += alert;
+    ++rows;
+  }
+  CHECK(rows == 200);
+  CHECK(alerts_before == 0);
+  CHECK(alerts_at_drop == 1);
+  Result bad = Run({"replay", "--detector", "level_drop", "--set", "nonsense=1", "--input", in});
+  CHECK(bad.code == 2);
+  CHECK(bad.output.find("nonsense") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace pgwarden::testing
