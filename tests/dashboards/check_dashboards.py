@@ -457,21 +457,20 @@ class Prometheus:
              "--web.listen-address=127.0.0.1:%d" % self.port, "--storage.tsdb.retention.time=30d"],
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 30
-        for _ in range(300):
+        ready = False
+        for _ in range(300):  # at most 300 polls and 30 seconds
             if self.proc.poll() is not None:
+                self.log.close()
                 raise CheckError("prometheus exited with %d, see %s" % (self.proc.returncode, self.log.name))
             try:
                 with urllib.request.urlopen(self.url + "/-/ready", timeout=2) as r:
-                    if r.status == 200:
-                        break
+                    ready = r.status == 200
             except (urllib.error.URLError, ConnectionError, OSError):
                 pass
-            if time.time() > deadline:
+            if ready or time.time() > deadline:
                 break
             time.sleep(0.1)
-        else:
-            pass
-        if time.time() > deadline:
+        if not ready:
             self.stop()
             raise CheckError("prometheus not ready within 30s")
 
@@ -562,6 +561,13 @@ def self_test(args, dashboards, workdir):
         errs = check_all(argparse.Namespace(**dict(vars(args), no_prometheus=True, rules=None)),
                          [(path + " (" + name + ")", bad)], workdir)
         expect(errs, "mutation %r is detected" % name)
+    if args.rules:
+        bad_rules = os.path.join(workdir, "renamed.rules.yml")
+        with open(args.rules) as f, open(bad_rules, "w") as out:
+            out.write(f.read().replace("pgwarden_alert_queue_depth", "pgwarden_outbox_depth"))
+        errs = check_all(argparse.Namespace(**dict(vars(args), no_prometheus=True, rules=bad_rules)),
+                         dashboards, workdir)
+        expect(any("pgwarden_outbox_depth" in e for e in errs), "renamed metric in the rules is detected")
     if args.prometheus:
         # A label typo parses and names a known metric: only running it finds it.
         path, dash = dashboards[0]
