@@ -1,6 +1,7 @@
 #ifndef PGWARDEN_ALERTING_ALERT_H_
 #define PGWARDEN_ALERTING_ALERT_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,15 @@ enum class Severity { kCritical, kError, kWarning, kInfo };
 // SeverityName is "critical", "error", "warning" or "info" (the PagerDuty
 // Events v2 vocabulary).
 const char* SeverityName(Severity s);
+
+// SeverityFromName parses SeverityName's vocabulary; false if unknown.
+bool SeverityFromName(const std::string& name, Severity* out);
+
+// AlertLink is a link shown with the page (runbook, dashboard, status page).
+struct AlertLink {
+  std::string href;
+  std::string text;
+};
 
 // Alert is one page (trigger) or all-clear (resolve) for an incident, in a
 // sink-neutral form; each sink maps it to its receiver's payload.
@@ -42,7 +52,18 @@ struct Alert {
   // details are the figures (rows before/now, rate, role, ...) sent as
   // PagerDuty custom_details / webhook details.
   nlohmann::json details = nlohmann::json::object();
+  // links are shown with the page (PagerDuty links, Slack buttons, webhook
+  // "links"); optional.
+  std::vector<AlertLink> links;
 };
+
+// AlertToJson is the lossless JSON form of an alert (used by the outbox and
+// by the generic webhook sink).
+nlohmann::json AlertToJson(const Alert& alert);
+
+// AlertFromJson reads AlertToJson's output; false (and *error set) when a
+// field is missing or has the wrong type.
+bool AlertFromJson(const nlohmann::json& j, Alert* out, std::string* error);
 
 // Notifier accepts alerts for delivery. Notify never blocks on the network.
 class Notifier {

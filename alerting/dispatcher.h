@@ -1,0 +1,83 @@
+#ifndef PGWARDEN_ALERTING_DISPATCHER_H_
+#define PGWARDEN_ALERTING_DISPATCHER_H_
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "alerting/alert.h"
+#include "alerting/config.h"
+#include "alerting/outbox.h"
+#include "core/clock.h"
+#include "prometheus/labels.h"
+#include "prometheus/registry.h"
+
+namespace pgwarden {
+
+namespace internal {
+class SinkWorker;
+}  // namespace internal
+
+// AlertDispatcher fans every alert out to all configured sinks. Each alert is
+// first written to the durable outbox (state_dir/outbox.log, fsync'ed), then
+// queued for each sink. Every sink has its own worker thread that delivers
+// its queue in order (per sink FIFO, so in order per incident), retrying
+// transient failures (transport errors, timeouts, 408, 429, 5xx) with capped
+// exponential backoff and jitter (429/503 Retry-After honoured up to
+// retry_after_max); other answers are permanent failures, logged with the
+// receiver's answer (truncated). An entry leaves the outbox only once its
+// receiver accepted it (or rejected it permanently, or it was dropped
+// because the sink's queue held outbox_max_entries). After a crash the next
+// Create re-queues what was pending, with the same dedup keys.
+//
+// Metrics (registered with the given const labels):
+//   pgwarden_alert_deliveries_total{sink,result}  result: ok|retry|failed|dropped
+//   pgwarden_alert_queue_depth{sink}
+//   pgwarden_alert_oldest_pending_seconds{sink}
+class AlertDispatcher : public Notifier {
+ public:
+  // Create builds the sinks and opens (or creates) the durable outbox in
+  // state_dir (state_dir/outbox.log); pending entries from an earlier run
+  // are re-queued (entries for sinks no longer configured are dropped).
+  static absl::StatusOr<std::unique_ptr<AlertDispatcher>> Create(
+      const AlertingConfig& config, const std::string& state_dir, prometheus::Registry& registry,
+      const prometheus::Labels& const_labels, Clock* clock);
+  ~AlertDispatcher() override;
+  AlertDispatcher(const AlertDispatcher&) = delete;
+  AlertDispatcher& operator=(const AlertDispatcher&) = delete;
+
+  // Start starts one worker thread per sink (and the request watchdog).
+  void Start();
+  // Stop stops promptly (bounded by the connect timeout): in-flight requests
+  // are aborted; pending entries stay in the outbox.
+  void Stop();
+  // Notify persists (fsync) then enqueues; never blocks on the network.
+  void Notify(const Alert& alert) override;
+  // WaitIdle waits up to `timeout` until nothing is pending (for tests and
+  // shutdown); true if idle.
+  bool WaitIdle(absl::Duration timeout);
+  // Pending is the number of entries not yet delivered, over all sinks.
+  size_t Pending() const;
+
+ private:
+  AlertDispatcher() = default;
+  void WatchdogLoop();
+
+  std::mutex notify_mu_;
+  std::unique_ptr<Outbox> outbox_;
+  std::vector<std::unique_ptr<internal::SinkWorker>> workers_;
+  Clock* clock_ = nullptr;
+  std::mutex run_mu_;
+  bool started_ = false;
+  std::atomic<bool> stopping_{false};
+  std::thread watchdog_;
+};
+
+}  // namespace pgwarden
+
+#endif  // PGWARDEN_ALERTING_DISPATCHER_H_

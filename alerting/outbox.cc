@@ -1,0 +1,240 @@
+#include "alerting/outbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <exception>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "alerting/payloads.h"
+#include "core/log.h"
+
+namespace pgwarden {
+
+std::string OutboxEntry::DeliveryId() const {
+  return absl::StrCat(id, "-", absl::ToUnixNanos(enqueued));
+}
+
+namespace {
+
+absl::Status Errno(absl::string_view what, const std::string& path) {
+  return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
+}
+
+absl::Status WriteAll(int fd, const std::string& data, const std::string& path) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Errno("write", path);
+    }
+    done += static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FsyncDir(const std::string& path) {
+  size_t slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return Errno("open directory", dir);
+  int rc = ::fsync(dfd);
+  ::close(dfd);
+  if (rc != 0) return Errno("fsync directory", dir);
+  return absl::OkStatus();
+}
+
+std::string PutLine(const OutboxEntry& e) {
+  nlohmann::json j = {
+      {"id", e.id},
+      {"sink", e.sink},
+      {"enqueued", absl::FormatTime(absl::RFC3339_full, e.enqueued, absl::UTCTimeZone())},
+      {"alert", AlertToJson(e.alert)}};
+  return absl::StrCat("P ", DumpJson(j), "\n");
+}
+
+bool ParsePut(absl::string_view json_text, OutboxEntry* e, std::string* error) {
+  try {
+    nlohmann::json j = nlohmann::json::parse(json_text);
+    if (!j.is_object() || !j.contains("id") || !j["id"].is_number_unsigned() ||
+        !j.contains("sink") || !j["sink"].is_string() || !j.contains("alert")) {
+      *error = "missing id, sink or alert";
+      return false;
+    }
+    e->id = j["id"].get<uint64_t>();
+    e->sink = j["sink"].get<std::string>();
+    std::string enq = j.value("enqueued", "");
+    std::string perr;
+    if (!absl::ParseTime(absl::RFC3339_full, enq, &e->enqueued, &perr)) {
+      *error = absl::StrCat("bad enqueued time: ", perr);
+      return false;
+    }
+    return AlertFromJson(j["alert"], &e->alert, error);
+  } catch (const std::exception& ex) {
+    *error = ex.what();
+    return false;
+  }
+}
+
+}  // namespace
+
+Outbox::Outbox(std::string path, int fd, uint64_t next_id, std::map<uint64_t, std::string> live)
+    : path_(std::move(path)), fd_(fd), next_id_(next_id), live_(std::move(live)) {}
+
+Outbox::~Outbox() {
+  if (fd_ >= 0) ::close(fd_);
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+absl::StatusOr<std::unique_ptr<Outbox>> Outbox::Open(const std::string& path,
+                                                     std::vector<OutboxEntry>* pending) {
+  const std::string lock_path = path + ".lock";
+  int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0) return Errno("open", lock_path);
+  if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(lock_fd);
+    return absl::FailedPreconditionError(
+        absl::StrCat("outbox ", path, " is in use by another process (", lock_path, " locked)"));
+  }
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    absl::Status s = Errno("open", path);
+    ::close(lock_fd);
+    return s;
+  }
+  std::string content;
+  char buf[65536];
+  while (true) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      absl::Status s = Errno("read", path);
+      ::close(fd);
+      ::close(lock_fd);
+      return s;
+    }
+    if (n == 0) break;
+    content.append(buf, static_cast<size_t>(n));
+  }
+
+  std::map<uint64_t, OutboxEntry> entries;
+  std::map<uint64_t, std::string> lines;
+  uint64_t max_id = 0;
+  size_t line_no = 0, skipped = 0;
+  size_t start = 0;
+  while (start < content.size()) {
+    size_t nl = content.find('\n', start);
+    ++line_no;
+    if (nl == std::string::npos) {
+      PGW_LOG(Warning) << "outbox " << path << ": ignoring incomplete last line " << line_no << " ("
+                       << content.size() - start << " bytes, torn write)";
+      ++skipped;
+      break;
+    }
+    absl::string_view line(content.data() + start, nl - start);
+    start = nl + 1;
+    if (line.size() > 2 && line.substr(0, 2) == "P ") {
+      OutboxEntry e;
+      std::string error;
+      if (!ParsePut(line.substr(2), &e, &error)) {
+        PGW_LOG(Warning) << "outbox " << path << ":" << line_no
+                         << ": unreadable entry skipped: " << error;
+        ++skipped;
+        continue;
+      }
+      max_id = std::max(max_id, e.id);
+      lines[e.id] = absl::StrCat(line, "\n");
+      entries[e.id] = std::move(e);
+    } else if (line.size() > 2 && line.substr(0, 2) == "D ") {
+      uint64_t id = 0;
+      if (!absl::SimpleAtoi(line.substr(2), &id)) {
+        PGW_LOG(Warning) << "outbox " << path << ":" << line_no << ": bad tombstone skipped";
+        ++skipped;
+        continue;
+      }
+      max_id = std::max(max_id, id);
+      entries.erase(id);
+      lines.erase(id);
+    } else if (!line.empty()) {
+      PGW_LOG(Warning) << "outbox " << path << ":" << line_no << ": unknown record skipped";
+      ++skipped;
+    }
+  }
+  pending->clear();
+  for (auto& [id, e] : entries) pending->push_back(std::move(e));
+  std::unique_ptr<Outbox> box(new Outbox(path, fd, max_id + 1, std::move(lines)));
+  box->lock_fd_ = lock_fd;
+  if (!pending->empty() || skipped > 0) {
+    PGW_LOG(Info) << "outbox " << path << ": " << pending->size()
+                  << " pending alert deliveries from an earlier run re-queued";
+  }
+  std::lock_guard<std::mutex> lock(box->mu_);
+  if (!content.empty()) {
+    absl::Status s = box->CompactLocked();
+    if (!s.ok()) return s;
+  }
+  return box;
+}
+
+absl::Status Outbox::WriteLocked(const std::string& data) {
+  absl::Status s = WriteAll(fd_, data, path_);
+  if (!s.ok()) return s;
+  if (::fdatasync(fd_) != 0) return Errno("fdatasync", path_);
+  return absl::OkStatus();
+}
+
+absl::Status Outbox::Append(std::vector<OutboxEntry>* entries) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string data;
+  for (OutboxEntry& e : *entries) {
+    e.id = next_id_++;
+    std::string line = PutLine(e);
+    data.append(line);
+    live_[e.id] = std::move(line);
+  }
+  return WriteLocked(data);
+}
+
+absl::Status Outbox::MarkDone(uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (live_.erase(id) == 0) return absl::OkStatus();
+  absl::Status s = WriteLocked(absl::StrCat("D ", id, "\n"));
+  if (!s.ok()) return s;
+  ++tombstones_;
+  if (tombstones_ > 1024 && tombstones_ > live_.size()) return CompactLocked();
+  return absl::OkStatus();
+}
+
+size_t Outbox::live() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return live_.size();
+}
+
+absl::Status Outbox::CompactLocked() {
+  const std::string tmp = path_ + ".tmp";
+  int tfd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (tfd < 0) return Errno("open", tmp);
+  std::string data;
+  for (const auto& [id, line] : live_) data.append(line);
+  absl::Status s = WriteAll(tfd, data, tmp);
+  if (s.ok() && ::fdatasync(tfd) != 0) s = Errno("fdatasync", tmp);
+  ::close(tfd);
+  if (!s.ok()) return s;
+  if (::rename(tmp.c_str(), path_.c_str()) != 0) return Errno("rename to", path_);
+  s = FsyncDir(path_);
+  if (!s.ok()) return s;
+  int nfd = ::open(path_.c_str(), O_RDWR | O_APPEND | O_CLOEXEC, 0600);
+  if (nfd < 0) return Errno("reopen", path_);
+  ::close(fd_);
+  fd_ = nfd;
+  tombstones_ = 0;
+  return absl::OkStatus();
+}
+
+}  // namespace pgwarden
