@@ -112,6 +112,18 @@ HalfLife ParamReader::HalfLifeParam(const std::string& key, const HalfLife& def)
   return h;
 }
 
+std::string ParamReader::Enum(const std::string& key, const std::string& def,
+                              std::initializer_list<const char*> allowed) {
+  const std::string* v = Find(key);
+  if (v == nullptr) return def;
+  std::string s(absl::StripAsciiWhitespace(*v));
+  for (const char* a : allowed) {
+    if (s == a) return s;
+  }
+  Fail(key, absl::StrCat("must be one of ", absl::StrJoin(allowed, ", "), ", got \"", *v, "\""));
+  return def;
+}
+
 absl::Status ParamReader::Finish() const {
   if (!error_.ok()) return error_;
   for (const auto& [key, value] : params_) {

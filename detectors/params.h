@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
 #include <set>
 #include <string>
 
@@ -47,6 +48,9 @@ class ParamReader {
   // HalfLifeParam reads a duration ("5m": time-based) or a bare number of
   // samples ("300": sample-based), > 0.
   HalfLife HalfLifeParam(const std::string& key, const HalfLife& def);
+  // Enum reads one of `allowed`.
+  std::string Enum(const std::string& key, const std::string& def,
+                   std::initializer_list<const char*> allowed);
   // Finish returns the first error, or InvalidArgument for the first key that
   // no getter asked for.
   absl::Status Finish() const;

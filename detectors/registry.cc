@@ -6,10 +6,15 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "detectors/change_point.h"
+#include "detectors/default_detector.h"
 #include "detectors/detector.h"
+#include "detectors/ewma.h"
 #include "detectors/level_drop.h"
 #include "detectors/rate_spike.h"
 #include "detectors/ratio.h"
+#include "detectors/robust.h"
+#include "detectors/seasonal.h"
 
 namespace pgwarden {
 namespace {
@@ -39,6 +44,13 @@ struct Entry {
   absl::StatusOr<std::shared_ptr<const DetectorFactory>> (*make)(const DetectorParams&);
 };
 
+absl::StatusOr<ChangePointOptions> ParseCusumOptions(const DetectorParams& p) {
+  return ParseChangePointOptions("cusum", p);
+}
+absl::StatusOr<ChangePointOptions> ParsePageHinkleyOptions(const DetectorParams& p) {
+  return ParseChangePointOptions("page_hinkley", p);
+}
+
 const Entry kDetectors[] = {
     {"level_drop",
      [](const DetectorParams& p) {
@@ -51,6 +63,28 @@ const Entry kDetectors[] = {
     {"ratio",
      [](const DetectorParams& p) {
        return Make<RatioDetector, RatioOptions>(ParseRatioOptions, p);
+     }},
+    {"ewma",
+     [](const DetectorParams& p) { return Make<EwmaDetector, EwmaOptions>(ParseEwmaOptions, p); }},
+    {"robust",
+     [](const DetectorParams& p) {
+       return Make<RobustDetector, RobustOptions>(ParseRobustOptions, p);
+     }},
+    {"cusum",
+     [](const DetectorParams& p) {
+       return Make<CusumDetector, ChangePointOptions>(ParseCusumOptions, p);
+     }},
+    {"page_hinkley",
+     [](const DetectorParams& p) {
+       return Make<PageHinkleyDetector, ChangePointOptions>(ParsePageHinkleyOptions, p);
+     }},
+    {"seasonal",
+     [](const DetectorParams& p) {
+       return Make<SeasonalDetector, SeasonalOptions>(ParseSeasonalOptions, p);
+     }},
+    {kDefaultDetector,
+     [](const DetectorParams& p) {
+       return Make<DefaultDetector, DefaultOptions>(ParseDefaultOptions, p);
      }},
 };
 

@@ -1,0 +1,60 @@
+#ifndef PGWARDEN_DETECTORS_DEFAULT_DETECTOR_H_
+#define PGWARDEN_DETECTORS_DEFAULT_DETECTOR_H_
+
+#include "absl/status/statusor.h"
+#include "detectors/detector.h"
+#include "detectors/ewma_stats.h"
+#include "detectors/robust.h"
+
+namespace pgwarden {
+
+// DefaultOptions configure the `default` detector. The defaults are the ones
+// measured on NAB (one parameter set for the whole corpus).
+struct DefaultOptions {
+  // window of recent samples for the robust (median / IQR) baseline.
+  int window = 256;
+  // short is the number of recent deviations averaged before scoring.
+  int short_window = 1;
+  // long_half_life (samples) of the distribution the short average is compared to.
+  double long_half_life = 1000;
+  // clip bounds one deviation (in robust standard deviations).
+  double clip = 50.0;
+  // z is the alert threshold on the standardized short average.
+  double z = 6.0;
+  // suppress: after a peak, lower scores are damped for this many samples.
+  int suppress = 0;
+  // warmup samples during which the detector never alerts.
+  int warmup = 64;
+};
+
+// ParseDefaultOptions validates `default` parameters by name.
+absl::StatusOr<DefaultOptions> ParseDefaultOptions(const DetectorParams& params);
+
+// DefaultDetector is the detector for any signal that names none: a robust
+// deviation from the windowed median, turned into a likelihood against the
+// series' own history of deviations so that scores are comparable across
+// series.
+class DefaultDetector : public Detector {
+ public:
+  static constexpr int kMaxShort = 64;
+  explicit DefaultDetector(const DefaultOptions& options);
+  DetectorResult Update(absl::Time t, double value, double weight = 1.0) override;
+  void Reset() override;
+  size_t StateBytes() const override { return sizeof(*this) + window_.Bytes(); }
+
+ private:
+  DefaultOptions options_;
+  SlidingQuantiles window_;
+  double recent_[kMaxShort] = {};
+  int recent_head_ = 0;
+  int recent_n_ = 0;
+  double recent_sum_ = 0.0;
+  EwmaStats history_;
+  double peak_ = 0.0;
+  int peak_age_ = 0;
+  int64_t seen_ = 0;
+};
+
+}  // namespace pgwarden
+
+#endif  // PGWARDEN_DETECTORS_DEFAULT_DETECTOR_H_
