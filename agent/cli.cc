@@ -11,7 +11,7 @@
 #include "agent/config.h"
 #include "core/log.h"
 #include "detectors/replay.h"
-#include "remediation/privileges.h"
+#include "remediation/config.h"
 #include "sources/pg_sampler.h"
 
 namespace pgwarden {
@@ -74,6 +74,22 @@ namespace {
 absl::StatusOr<AgentConfig> LoadOrExplain(const ParsedArgs& args) {
   if (!args.Has("config")) return absl::InvalidArgumentError("--config FILE is required");
   return LoadConfig(args.Get("config"));
+}
+
+// MissingSamplerPrivileges lists what the agent's role lacks to read every
+// session's statistics (pg_stat_activity of other roles, pg_stat_statements).
+std::vector<std::string> MissingSamplerPrivileges(pqxx::connection& conn) {
+  pqxx::nontransaction tx(conn);
+  pqxx::row r = tx.exec1(
+      "SELECT rolsuper OR pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') "
+      "FROM pg_roles WHERE rolname = current_user");
+  std::vector<std::string> missing;
+  if (!r[0].as<bool>(false)) {
+    missing.push_back(
+        "pg_read_all_stats (GRANT pg_monitor TO <agent role>): needed to see other roles' "
+        "sessions and statements for attribution");
+  }
+  return missing;
 }
 
 sigset_t StopSignals() {
@@ -142,7 +158,7 @@ int CheckCommand(const ParsedArgs& args) {
               << " user tables watched\n";
     std::vector<std::string> missing;
     try {
-      missing = MissingPrivileges(*sampler.connection(), cfg->remediation);
+      missing = MissingSamplerPrivileges(*sampler.connection());
     } catch (const std::exception& e) {
       missing.push_back(absl::StrCat("could not check privileges: ", e.what()));
     }

@@ -18,9 +18,10 @@ absl::Status CreateShop(const LocalPostgres& pg, int64_t customers) {
       "GRANT pg_monitor, pg_signal_backend TO pgwarden;"
       "GRANT shop_owner TO pgwarden;"
       "CREATE ROLE app LOGIN PASSWORD '", kAppPassword, "';"
-      "CREATE ROLE cleanup_job LOGIN PASSWORD '", kCleanupPassword, "';"
-      "CREATE DATABASE shop OWNER shop_owner;");
+      "CREATE ROLE cleanup_job LOGIN PASSWORD '", kCleanupPassword, "';");
   if (auto r = pg.Psql(roles); !r.ok()) return r.status();
+  // CREATE DATABASE cannot share psql's implicit transaction.
+  if (auto r = pg.Psql("CREATE DATABASE shop OWNER shop_owner"); !r.ok()) return r.status();
   const std::string schema = absl::StrCat(
       "SET ROLE shop_owner;"
       "CREATE TABLE customers (id bigserial PRIMARY KEY, name text NOT NULL, email text NOT NULL,"
