@@ -3,6 +3,9 @@
 
 #include "alerting/dispatcher.h"
 
+#include <signal.h>
+
+#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
@@ -479,6 +482,77 @@ TEST_CASE("secrets never appear in log lines or metrics", "[alerting][integratio
   CHECK(metrics.find("sink=chat") != std::string::npos);
   CHECK(metrics.find(kRoutingKey) == std::string::npos);
   CHECK(metrics.find("SLACKSECRETPATH") == std::string::npos);
+}
+
+}  // namespace
+}  // namespace pgwarden
+
+namespace pgwarden {
+namespace {
+
+TEST_CASE("SIGKILL durability: a killed process's pending pages are sent once after restart",
+          "[alerting][integration]") {
+  TempDir dir;
+  const int port = FreePort();  // the receiver is down while the helper runs
+  const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/v2/enqueue";
+  ProcessOptions opts;
+  opts.argv = {PGW_NOTIFY_HELPER, dir.path + "/state", url, "5", "kill-"};
+  opts.stdout_path = dir.path + "/helper.out";
+  opts.stderr_path = dir.path + "/helper.err";
+  auto pid = SpawnProcess(opts);
+  REQUIRE(pid.ok());
+  auto helper_said = [&] {
+    std::ifstream in(dir.path + "/helper.out");
+    std::string line;
+    return std::getline(in, line) && line == "notified";
+  };
+  const bool notified = WaitUntil(helper_said, absl::Seconds(10));
+  ::kill(*pid, SIGKILL);
+  auto code = WaitProcess(*pid, absl::Seconds(5));
+  REQUIRE(notified);
+  REQUIRE(code.ok());
+  CHECK(*code == 128 + SIGKILL);
+
+  TestReceiver pd(Accept, port, testing::ValidatePagerDutyEvent);
+  AlertingConfig cfg;
+  cfg.sinks = {PagerDuty(url)};
+  prometheus::Registry registry;
+  auto d = MakeDispatcher(cfg, dir.path + "/state", registry);
+  CHECK(d->Pending() == 5);
+  d->Start();
+  REQUIRE(d->WaitIdle(absl::Seconds(10)));
+  CHECK(pd.SchemaErrors().empty());
+  CHECK(AcceptedOrder(pd) == std::vector<std::string>{"kill-0/trigger", "kill-1/trigger",
+                                                      "kill-2/trigger", "kill-3/trigger",
+                                                      "kill-4/trigger"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(pd.requests().size() == 5);
+}
+
+TEST_CASE("Slack: incoming webhook gets text and blocks for trigger and resolve",
+          "[alerting][integration]") {
+  TempDir dir;
+  TestReceiver slack([](const Received&) { return Answer{200, "ok", {}, absl::ZeroDuration()}; });
+  AlertingConfig cfg;
+  SinkConfig s;
+  s.name = "chat";
+  s.type = "slack";
+  s.urls = {slack.Url("/services/T0/B0/XYZ")};
+  cfg.sinks = {s};
+  prometheus::Registry registry;
+  auto d = MakeDispatcher(cfg, dir.path, registry);
+  d->Start();
+  d->Notify(MakeAlert("sl1"));
+  d->Notify(MakeAlert("sl1", AlertAction::kResolve));
+  REQUIRE(d->WaitIdle(absl::Seconds(5)));
+  auto reqs = slack.requests();
+  REQUIRE(reqs.size() == 2);
+  CHECK(reqs[0].path == "/services/T0/B0/XYZ");
+  CHECK(reqs[0].json["text"] == "[production] shop: sl1 lost rows");
+  CHECK(reqs[0].json["blocks"].is_array());
+  CHECK(reqs[0].json["blocks"][0]["type"] == "header");
+  CHECK(reqs[1].json["text"] == "RESOLVED: [production] shop: sl1 lost rows");
+  CHECK(Deliveries(registry, "chat", "ok") == 2);
 }
 
 }  // namespace
