@@ -14,6 +14,11 @@ absl::StatusOr<DefaultOptions> ParseDefaultOptions(const DetectorParams& params)
   o.long_half_life = r.Double("long_half_life", o.long_half_life, 1, 1e9);
   o.clip = r.Double("clip", o.clip, 1, 1e6);
   o.z = r.Double("z", o.z, 0.1, 1e6);
+  o.min_dev = r.Double("min_dev", o.min_dev, 0, 1e6);
+  o.step_weight = r.Double("step_weight", o.step_weight, 0, 100);
+  o.dev_power = r.Double("dev_power", o.dev_power, 0, 10);
+  o.season_weight = r.Double("season_weight", o.season_weight, 0, 100);
+  o.damp = r.Double("damp", o.damp, 0, 1);
   o.suppress = static_cast<int>(r.Int("suppress", o.suppress, 0, 1000000));
   o.warmup = static_cast<int>(r.Int("warmup", o.warmup, 2, 100000000));
   if (absl::Status s = r.Finish(); !s.ok()) return s;
@@ -21,10 +26,20 @@ absl::StatusOr<DefaultOptions> ParseDefaultOptions(const DetectorParams& params)
 }
 
 DefaultDetector::DefaultDetector(const DefaultOptions& options)
-    : options_(options), window_(options.window) {}
+    : options_(options),
+      window_(options.window),
+      diffs_(options.window),
+      residuals_(options.window),
+      season_width_(absl::Hours(24) / kSeasonBins) {}
 
 void DefaultDetector::Reset() {
   window_.Clear();
+  diffs_.Clear();
+  residuals_.Clear();
+  std::fill(std::begin(season_), std::end(season_), SeasonBin{});
+  record3_ = 0.0;
+  record1_ = record2_ = prev_ = 0.0;
+  have_prev_ = false;
   std::fill(std::begin(recent_), std::end(recent_), 0.0);
   recent_head_ = recent_n_ = 0;
   recent_sum_ = 0.0;
@@ -34,7 +49,7 @@ void DefaultDetector::Reset() {
   seen_ = 0;
 }
 
-DetectorResult DefaultDetector::Update(absl::Time /*t*/, double value, double /*weight*/) {
+DetectorResult DefaultDetector::Update(absl::Time t, double value, double /*weight*/) {
   DetectorResult res;
   res.baseline =
       window_.size() > 0 ? window_.Quantile(0.5) : std::numeric_limits<double>::quiet_NaN();
@@ -42,44 +57,77 @@ DetectorResult DefaultDetector::Update(absl::Time /*t*/, double value, double /*
   ++seen_;
   if (window_.size() < 2) {
     window_.Add(value);
+    if (have_prev_) diffs_.Add(value - prev_);
+    prev_ = value;
+    have_prev_ = true;
     return res;
   }
   // 1. Robust deviation from the windowed median.
   double med = res.baseline;
-  double scale = window_.Scale();
   double floor = 1e-6 * std::max(1.0, std::fabs(med));
-  double dev = std::min(std::fabs(value - med) / std::max(scale, floor), options_.clip);
+  double dev = std::min(std::fabs(value - med) / std::max(window_.Scale(), floor), options_.clip);
   window_.Add(value);
-
-  // 2. Short average of deviations.
-  const int k = options_.short_window;
-  if (recent_n_ == k)
-    recent_sum_ -= recent_[recent_head_];
-  else
-    ++recent_n_;
-  recent_[recent_head_] = dev;
-  recent_sum_ += dev;
-  recent_head_ = (recent_head_ + 1) % k;
-  double avg = recent_sum_ / recent_n_;
-
-  // 3. Likelihood against this series' own history of deviations.
-  double alpha = 1.0 - std::exp2(-1.0 / options_.long_half_life);
-  double z = 0.0;
-  if (history_.n >= 2) {
-    double sd = std::max(history_.stddev(), 1e-3);
-    z = (avg - history_.mean) / sd;
+  // 2. Robust deviation of the step from the previous value.
+  double step = value - prev_;
+  double dev2 = 0.0;
+  if (diffs_.size() >= 2) {
+    double dmed = diffs_.Quantile(0.5);
+    dev2 = std::min(std::fabs(step - dmed) / std::max(diffs_.Scale(), floor), options_.clip);
   }
-  history_.Add(avg, alpha);
+  diffs_.Add(step);
+  prev_ = value;
+
+  // 2b. Deviation from the same time of the previous days (daily profile).
+  double dev3 = 0.0;
+  if (options_.season_weight > 0) {
+    absl::Duration rem;
+    int64_t slot = absl::IDivDuration(t - absl::UnixEpoch(), season_width_, &rem);
+    if (rem < absl::ZeroDuration()) --slot;
+    int64_t cycle = slot >= 0 ? slot / kSeasonBins : -((-slot - 1) / kSeasonBins) - 1;
+    SeasonBin& bin = season_[static_cast<size_t>(slot - cycle * kSeasonBins)];
+    if (bin.cycle != INT64_MIN && bin.cycle < cycle) {
+      double e = value - bin.mean;
+      if (residuals_.size() >= 2) {
+        double emed = residuals_.Quantile(0.5);
+        dev3 = std::min(std::fabs(e - emed) / std::max(residuals_.Scale(), floor), options_.clip);
+      }
+      residuals_.Add(e);
+    }
+    if (bin.cycle == INT64_MIN) {
+      bin.mean = value;
+    } else if (bin.cycle != cycle) {
+      bin.mean = 0.5 * bin.mean + 0.5 * value;
+    }
+    bin.cycle = cycle;
+  }
+
+  // 3. Each deviation against its own decayed record: an unprecedented
+  // deviation scores high whatever the series' scale and noise.
+  double decay = std::exp2(-1.0 / options_.long_half_life);
+  double r1 = record1_ > 0 ? dev / record1_ : 0.0;
+  double r2 = record2_ > 0 ? dev2 / record2_ : 0.0;
+  double r3 = record3_ > 0 ? dev3 / record3_ : 0.0;
+  record3_ = std::max(dev3, record3_ * decay);
+  if (dev3 < options_.min_dev) r3 = 0;
+  record1_ = std::max(dev, record1_ * decay);
+  record2_ = std::max(dev2, record2_ * decay);
+  if (dev < options_.min_dev) r1 = 0;
+  if (dev2 < options_.min_dev) r2 = 0;
+  if (options_.dev_power > 0) {
+    r1 *= std::pow(dev, options_.dev_power);
+    r2 *= std::pow(dev2, options_.dev_power);
+  }
+  double severity =
+      std::max({r1, options_.step_weight * r2, options_.season_weight * r3}) / options_.z;
 
   // 4. Peak suppression: one detection per event.
-  double severity = z / options_.z;
   if (options_.suppress > 0) {
     if (peak_age_ > options_.suppress) peak_ = 0.0;
     if (severity > peak_) {
       peak_ = severity;
       peak_age_ = 0;
     } else {
-      severity *= 0.5;
+      severity *= options_.damp;
       ++peak_age_;
     }
   }

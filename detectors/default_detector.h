@@ -12,17 +12,27 @@ namespace pgwarden {
 // measured on NAB (one parameter set for the whole corpus).
 struct DefaultOptions {
   // window of recent samples for the robust (median / IQR) baseline.
-  int window = 256;
+  int window = 600;
   // short is the number of recent deviations averaged before scoring.
   int short_window = 1;
   // long_half_life (samples) of the distribution the short average is compared to.
   double long_half_life = 1000;
   // clip bounds one deviation (in robust standard deviations).
-  double clip = 50.0;
+  double clip = 1000.0;
   // z is the alert threshold on the standardized short average.
-  double z = 6.0;
+  double z = 1.0;
   // suppress: after a peak, lower scores are damped for this many samples.
-  int suppress = 0;
+  int suppress = 100;
+  // min_dev: deviations below this (robust stddevs) never score.
+  double min_dev = 3.0;
+  // step_weight scales the score of a jump from the previous value.
+  double step_weight = 1.0;
+  // dev_power weighs the record ratio by deviation^dev_power.
+  double dev_power = 0.0;
+  // season_weight scales the score of a deviation from the daily profile.
+  double season_weight = 1.0;
+  // damp multiplies scores below a recent peak.
+  double damp = 0.5;
   // warmup samples during which the detector never alerts.
   int warmup = 64;
 };
@@ -40,11 +50,26 @@ class DefaultDetector : public Detector {
   explicit DefaultDetector(const DefaultOptions& options);
   DetectorResult Update(absl::Time t, double value, double weight = 1.0) override;
   void Reset() override;
-  size_t StateBytes() const override { return sizeof(*this) + window_.Bytes(); }
+  size_t StateBytes() const override {
+    return sizeof(*this) + window_.Bytes() + diffs_.Bytes() + residuals_.Bytes();
+  }
 
  private:
   DefaultOptions options_;
   SlidingQuantiles window_;
+  SlidingQuantiles diffs_;
+  SlidingQuantiles residuals_;
+  struct SeasonBin {
+    int64_t cycle = INT64_MIN;
+    double mean = 0.0;
+  };
+  static constexpr int kSeasonBins = 288;  // 5-minute bins over a day
+  SeasonBin season_[kSeasonBins];
+  absl::Duration season_width_;
+  double record3_ = 0.0;
+  double record1_ = 0.0, record2_ = 0.0;
+  double prev_ = 0.0;
+  bool have_prev_ = false;
   double recent_[kMaxShort] = {};
   int recent_head_ = 0;
   int recent_n_ = 0;

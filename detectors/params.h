@@ -66,11 +66,12 @@ class ParamReader {
 };
 
 // ScoreFromSeverity maps a severity r (1 = exactly at the alert threshold) to
-// a score in [0, 1]: 0 for r <= 0, 0.5 at r = 1, approaching 1 as r grows.
+// a score in [0, 1]: 0 for r <= 0, 0.5 at r = 1, approaching 1 as r grows
+// (r / (1 + r): it does not saturate, so large severities still rank).
 inline double ScoreFromSeverity(double r) {
   if (!(r > 0.0)) return 0.0;
   if (std::isinf(r)) return 1.0;
-  return 1.0 - std::exp2(-r);
+  return r / (1.0 + r);
 }
 
 }  // namespace pgwarden
