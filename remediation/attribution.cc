@@ -1,0 +1,368 @@
+#include "remediation/attribution.h"
+
+#include <algorithm>
+#include <pqxx/pqxx>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+
+namespace pgwarden {
+namespace {
+
+constexpr char kStatementsInstalledSql[] =
+    "SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements'";
+
+constexpr char kCountersSql[] =
+    "SELECT s.userid::bigint, s.queryid, s.toplevel, s.calls, s.rows "
+    "FROM pg_stat_statements(false) s "
+    "WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+    "  AND s.queryid IS NOT NULL";
+
+constexpr char kTextsSql[] =
+    "SELECT s.userid::bigint, s.queryid, s.toplevel, coalesce(r.rolname, s.userid::text), s.query "
+    "FROM pg_stat_statements(true) s LEFT JOIN pg_roles r ON r.oid = s.userid "
+    "WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+    "  AND s.queryid = ANY($1::bigint[])";
+
+// One row per client backend of the current database (but our own), with the
+// lock modes it holds on the relation $1.
+constexpr char kActivitySql[] =
+    "SELECT a.pid, coalesce(a.usename::text, ''), coalesce(a.application_name, ''), "
+    "  coalesce(host(a.client_addr), 'local'), coalesce(a.state, ''), "
+    "  left(coalesce(a.query, ''), $2), "
+    "  coalesce(to_char(a.xact_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+    "''), "
+    "  coalesce(extract(epoch FROM now() - a.xact_start)::float8, -1), "
+    "  coalesce(extract(epoch FROM now() - a.query_start)::float8, -1), "
+    "  coalesce((SELECT string_agg(l.mode, ',' ORDER BY l.mode) FROM pg_locks l "
+    "            WHERE l.pid = a.pid AND l.locktype = 'relation' AND l.relation = $1::oid "
+    "              AND l.granted), '') "
+    "FROM pg_stat_activity a "
+    "WHERE a.datname = current_database() AND a.backend_type = 'client backend' "
+    "  AND a.pid <> pg_backend_pid() "
+    "ORDER BY a.pid";
+
+constexpr char kOidSql[] =
+    "SELECT c.oid::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE n.nspname = $1 AND c.relname = $2";
+
+bool HoldsWriteLock(const std::string& modes) {
+  return modes.find("RowExclusiveLock") != std::string::npos ||
+         modes.find("AccessExclusiveLock") != std::string::npos ||
+         modes.find("ShareRowExclusiveLock") != std::string::npos;
+}
+
+}  // namespace
+
+nlohmann::json SessionInfo::ToJson() const {
+  nlohmann::json j = {
+      {"pid", pid},      {"role", role},   {"application", application}, {"client", client},
+      {"state", state},  {"query", query}, {"xact_start", xact_start},   {"lock_modes", lock_modes},
+      {"writes", writes}};
+  if (xact_age_seconds >= 0) j["xact_age_seconds"] = xact_age_seconds;
+  if (query_age_seconds >= 0) j["query_age_seconds"] = query_age_seconds;
+  return j;
+}
+
+nlohmann::json Culprit::ToJson() const {
+  nlohmann::json sessions_json = nlohmann::json::array();
+  for (const SessionInfo& s : sessions) sessions_json.push_back(s.ToJson());
+  return {{"role", role},
+          {"pids", pids},
+          {"application", application},
+          {"client", client},
+          {"rows_attributed", rows_attributed},
+          {"rows_updated", rows_updated},
+          {"truncates", truncates},
+          {"rows_per_second", rows_per_second},
+          {"confidence", confidence},
+          {"in_flight", in_flight},
+          {"evidence", evidence},
+          {"sessions", sessions_json}};
+}
+
+nlohmann::json Attribution::ToJson() const {
+  nlohmann::json culprits_json = nlohmann::json::array();
+  for (const Culprit& c : culprits) culprits_json.push_back(c.ToJson());
+  nlohmann::json holders = nlohmann::json::array();
+  for (const SessionInfo& s : lock_holders) holders.push_back(s.ToJson());
+  return {{"schema", schema},
+          {"table", table},
+          {"oid", oid},
+          {"rows_dropped", rows_dropped},
+          {"rows_attributed", rows_attributed},
+          {"window_seconds", window_seconds},
+          {"confidence", confidence},
+          {"statements_available", statements_available},
+          {"culprits", culprits_json},
+          {"lock_holders", holders}};
+}
+
+std::string Attribution::Summary() const {
+  const Culprit* top = Top();
+  if (top == nullptr) {
+    return absl::StrCat(schema, ".", table, ": no culprit found (", rows_dropped, " rows dropped)");
+  }
+  return absl::StrFormat(
+      "%s.%s: role %s (application \"%s\", client %s, pids %s) removed %d of %d rows (%.0f "
+      "rows/s), confidence %.2f",
+      schema, table, top->role, top->application, top->client, absl::StrJoin(top->pids, ","),
+      top->rows_attributed, rows_dropped, top->rows_per_second, top->confidence);
+}
+
+Attributor::Attributor(const Clock* clock, AttributorOptions options)
+    : clock_(clock), options_(options) {}
+
+absl::StatusOr<bool> Attributor::StatementsAvailable(pqxx::connection& conn) {
+  try {
+    pqxx::nontransaction tx(conn);
+    return tx.exec1(kStatementsInstalledSql)[0].as<int64_t>() > 0;
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(absl::StrCat("checking for pg_stat_statements: ", e.what()));
+  }
+}
+
+absl::StatusOr<Attributor::Snapshot> Attributor::ReadCounters(pqxx::connection& conn) {
+  Snapshot snap;
+  snap.time = clock_->Now();
+  try {
+    pqxx::nontransaction tx(conn);
+    for (const auto& row : tx.exec(kCountersSql)) {
+      Key key{row[0].as<int64_t>(), row[1].as<int64_t>(), row[2].as<bool>()};
+      snap.counters[key] = Counters{row[3].as<int64_t>(), row[4].as<int64_t>()};
+    }
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(absl::StrCat("reading pg_stat_statements: ", e.what()));
+  }
+  return snap;
+}
+
+absl::Status Attributor::Observe(pqxx::connection& conn) {
+  const absl::Time now = clock_->Now();
+  if (!snapshots_.empty() && now - snapshots_.back().time < options_.snapshot_spacing) {
+    return absl::OkStatus();
+  }
+  absl::StatusOr<bool> available = StatementsAvailable(conn);
+  if (!available.ok()) return available.status();
+  if (!*available) return absl::OkStatus();
+  absl::StatusOr<Snapshot> snap = ReadCounters(conn);
+  if (!snap.ok()) return snap.status();
+  snapshots_.push_back(*std::move(snap));
+  while (static_cast<int>(snapshots_.size()) > std::max(1, options_.max_snapshots)) {
+    snapshots_.pop_front();
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Attribution> Attributor::Attribute(pqxx::connection& conn,
+                                                  const AttributionRequest& request) {
+  Attribution out;
+  out.schema = request.schema;
+  out.table = request.table;
+  out.oid = request.oid;
+  out.rows_dropped = request.rows_dropped;
+  const absl::Time now = clock_->Now();
+
+  struct RoleStats {
+    int64_t deleted = 0;
+    int64_t updated = 0;
+    int64_t truncates = 0;
+  };
+  std::map<std::string, RoleStats> by_role;
+  std::vector<SessionInfo> sessions;
+
+  absl::StatusOr<bool> available = StatementsAvailable(conn);
+  if (!available.ok()) return available.status();
+  out.statements_available = *available;
+
+  try {
+    pqxx::nontransaction tx(conn);
+    if (out.oid == 0) {
+      pqxx::result r = tx.exec_params(kOidSql, request.schema, request.table);
+      if (r.empty()) {
+        return absl::NotFoundError(
+            absl::StrCat("table ", request.schema, ".", request.table, " not found"));
+      }
+      out.oid = r[0][0].as<int64_t>();
+    }
+
+    if (out.statements_available) {
+      // Baseline: newest snapshot at or before `since`, else the oldest.
+      const Snapshot* base = nullptr;
+      for (const Snapshot& s : snapshots_) {
+        if (s.time <= request.since) base = &s;
+      }
+      if (base == nullptr && !snapshots_.empty()) base = &snapshots_.front();
+      std::map<Key, Counters> current;
+      for (const auto& row : tx.exec(kCountersSql)) {
+        current[Key{row[0].as<int64_t>(), row[1].as<int64_t>(), row[2].as<bool>()}] =
+            Counters{row[3].as<int64_t>(), row[4].as<int64_t>()};
+      }
+      std::map<Key, Counters> delta;
+      for (const auto& [key, now_counters] : current) {
+        Counters d = now_counters;
+        if (base != nullptr) {
+          auto it = base->counters.find(key);
+          // A counter that went down was reset or evicted: count it anew.
+          if (it != base->counters.end() && it->second.calls <= now_counters.calls) {
+            d.calls -= it->second.calls;
+            d.rows -= it->second.rows;
+          }
+        }
+        if (d.calls > 0) delta[key] = d;
+      }
+      out.window_seconds = base != nullptr ? absl::ToDoubleSeconds(now - base->time) : 0;
+      std::set<int64_t> ids;
+      for (const auto& entry : delta) ids.insert(std::get<1>(entry.first));
+      if (!ids.empty()) {
+        const std::string array = absl::StrCat("{", absl::StrJoin(ids, ","), "}");
+        for (const auto& row : tx.exec_params(kTextsSql, array)) {
+          Key key{row[0].as<int64_t>(), row[1].as<int64_t>(), row[2].as<bool>()};
+          auto it = delta.find(key);
+          if (it == delta.end()) continue;
+          const std::string role = row[3].as<std::string>();
+          for (const TableWrite& w : FindTableWrites(row[4].as<std::string>(""))) {
+            if (!RefersTo(w.table, request.schema, request.table)) continue;
+            RoleStats& stats = by_role[role];
+            switch (w.verb) {
+              case WriteVerb::kDelete:
+                stats.deleted += it->second.rows;
+                break;
+              case WriteVerb::kUpdate:
+                stats.updated += it->second.rows;
+                break;
+              case WriteVerb::kTruncate:
+              case WriteVerb::kDrop:
+                stats.truncates += it->second.calls;
+                break;
+            }
+            break;  // count one statement once
+          }
+        }
+      }
+    }
+
+    for (const auto& row : tx.exec_params(kActivitySql, out.oid, options_.max_query_chars)) {
+      SessionInfo s;
+      s.pid = row[0].as<int>();
+      s.role = row[1].as<std::string>();
+      s.application = row[2].as<std::string>();
+      s.client = row[3].as<std::string>();
+      s.state = row[4].as<std::string>();
+      s.query = row[5].as<std::string>();
+      s.xact_start = row[6].as<std::string>();
+      s.xact_age_seconds = row[7].as<double>();
+      s.query_age_seconds = row[8].as<double>();
+      s.lock_modes = row[9].as<std::string>();
+      for (const TableWrite& w : FindTableWrites(s.query)) {
+        if (!RefersTo(w.table, request.schema, request.table)) continue;
+        std::string what = WriteVerbName(w.verb);
+        if ((w.verb == WriteVerb::kDelete || w.verb == WriteVerb::kUpdate) && !w.has_where) {
+          absl::StrAppend(&what, " without WHERE");
+        }
+        s.writes.push_back(what);
+      }
+      if (!s.lock_modes.empty()) out.lock_holders.push_back(s);
+      sessions.push_back(std::move(s));
+    }
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(
+        absl::StrCat("attributing ", request.schema, ".", request.table, ": ", e.what()));
+  }
+
+  // Roles under suspicion: statement evidence, or a session whose current or
+  // last statement writes the table, or that holds a write lock on it.
+  std::map<std::string, Culprit> culprits;
+  for (const auto& [role, stats] : by_role) {
+    if (stats.deleted <= 0 && stats.truncates <= 0 && stats.updated <= 0) continue;
+    Culprit& c = culprits[role];
+    c.role = role;
+    c.rows_attributed = stats.deleted;
+    c.rows_updated = stats.updated;
+    c.truncates = stats.truncates;
+    c.evidence.push_back("pg_stat_statements");
+  }
+  for (const SessionInfo& s : sessions) {
+    const bool writes = !s.writes.empty();
+    const bool locked = HoldsWriteLock(s.lock_modes) && s.xact_age_seconds >= 0;
+    if (!writes && !(locked && culprits.count(s.role))) continue;
+    Culprit& c = culprits[s.role];
+    c.role = s.role;
+    if (writes &&
+        std::find(c.evidence.begin(), c.evidence.end(), "pg_stat_activity") == c.evidence.end()) {
+      c.evidence.push_back("pg_stat_activity");
+    }
+    if (locked) {
+      c.in_flight = true;
+      if (std::find(c.evidence.begin(), c.evidence.end(), "pg_locks") == c.evidence.end()) {
+        c.evidence.push_back("pg_locks");
+      }
+    }
+  }
+  // TRUNCATE rows are what the deletes do not explain, shared by truncaters.
+  int64_t deleted_total = 0;
+  int truncaters = 0;
+  for (const auto& entry : culprits) {
+    deleted_total += entry.second.rows_attributed;
+    if (entry.second.truncates > 0) ++truncaters;
+  }
+  if (truncaters > 0 && request.rows_dropped > deleted_total) {
+    for (auto& entry : culprits) {
+      if (entry.second.truncates > 0) {
+        entry.second.rows_attributed += (request.rows_dropped - deleted_total) / truncaters;
+      }
+    }
+  }
+  int activity_only = 0;
+  for (auto& entry : culprits) {
+    Culprit& c = entry.second;
+    out.rows_attributed += c.rows_attributed;
+    if (c.rows_attributed == 0 && c.truncates == 0) ++activity_only;
+    // Sessions of the role, the writing / locking ones first.
+    std::vector<const SessionInfo*> mine;
+    for (const SessionInfo& s : sessions) {
+      if (s.role == c.role) mine.push_back(&s);
+    }
+    std::stable_sort(mine.begin(), mine.end(), [](const SessionInfo* a, const SessionInfo* b) {
+      const int ra = (!a->writes.empty() ? 2 : 0) + (!a->lock_modes.empty() ? 1 : 0);
+      const int rb = (!b->writes.empty() ? 2 : 0) + (!b->lock_modes.empty() ? 1 : 0);
+      return ra > rb;
+    });
+    for (const SessionInfo* s : mine) {
+      c.pids.push_back(s->pid);
+      c.sessions.push_back(*s);
+    }
+    if (!mine.empty()) {
+      c.application = mine.front()->application;
+      c.client = mine.front()->client;
+    }
+    if (out.window_seconds > 0) c.rows_per_second = c.rows_attributed / out.window_seconds;
+  }
+  const int64_t denominator = request.rows_dropped > 0 ? request.rows_dropped : out.rows_attributed;
+  for (auto& entry : culprits) {
+    Culprit& c = entry.second;
+    if (c.rows_attributed > 0 && denominator > 0) {
+      c.confidence = std::min(1.0, static_cast<double>(c.rows_attributed) / denominator);
+    } else if (out.rows_attributed == 0 && activity_only > 0) {
+      c.confidence = kActivityOnlyConfidence / activity_only;
+    }
+    out.culprits.push_back(std::move(c));
+  }
+  std::stable_sort(out.culprits.begin(), out.culprits.end(),
+                   [](const Culprit& a, const Culprit& b) {
+                     if (a.rows_attributed != b.rows_attributed) {
+                       return a.rows_attributed > b.rows_attributed;
+                     }
+                     return a.confidence > b.confidence;
+                   });
+  if (out.rows_attributed > 0 && denominator > 0) {
+    out.confidence = std::min(1.0, static_cast<double>(out.rows_attributed) / denominator);
+  } else if (!out.culprits.empty()) {
+    out.confidence = out.culprits.front().confidence;
+  }
+  return out;
+}
+
+}  // namespace pgwarden

@@ -1,0 +1,61 @@
+#include "remediation/sql_text.h"
+
+#include "catch2/catch.hpp"
+
+namespace pgwarden {
+namespace {
+
+TEST_CASE("FindTableWrites finds DELETE/UPDATE/TRUNCATE/DROP and WHERE", "[sql_text]") {
+  auto w = FindTableWrites("delete from public.customers");
+  REQUIRE(w.size() == 1);
+  CHECK(w[0].verb == WriteVerb::kDelete);
+  CHECK(w[0].table.schema == "public");
+  CHECK(w[0].table.table == "customers");
+  CHECK_FALSE(w[0].has_where);
+
+  w = FindTableWrites("DELETE FROM Customers WHERE id IN (SELECT id FROM customers LIMIT $1)");
+  REQUIRE(w.size() == 1);
+  CHECK(w[0].table.table == "customers");
+  CHECK(w[0].has_where);
+
+  w = FindTableWrites("UPDATE ONLY \"Weird \"\"T\"\"\" AS t SET a = 1");
+  REQUIRE(w.size() == 1);
+  CHECK(w[0].verb == WriteVerb::kUpdate);
+  CHECK(w[0].table.table == "Weird \"T\"");
+  CHECK_FALSE(w[0].has_where);
+
+  w = FindTableWrites("truncate table a, s.b restart identity; drop table if exists c cascade");
+  REQUIRE(w.size() == 3);
+  CHECK(w[0].verb == WriteVerb::kTruncate);
+  CHECK(w[1].table.schema == "s");
+  CHECK(w[2].verb == WriteVerb::kDrop);
+  CHECK(w[2].table.table == "c");
+}
+
+TEST_CASE("FindTableWrites ignores literals, comments and non-statement words", "[sql_text]") {
+  CHECK(FindTableWrites("SELECT 'DELETE FROM customers' -- delete from customers").empty());
+  CHECK(FindTableWrites("SELECT * FROM customers FOR UPDATE").empty());
+  CHECK(
+      FindTableWrites("ALTER TABLE o ADD FOREIGN KEY (c) REFERENCES c ON DELETE CASCADE").empty());
+  auto w = FindTableWrites("BEGIN; DELETE FROM big; SELECT pg_sleep(30); COMMIT;");
+  REQUIRE(w.size() == 1);
+  CHECK(w[0].table.table == "big");
+  CHECK_FALSE(w[0].has_where);
+  w = FindTableWrites("WITH d AS (DELETE FROM t WHERE x RETURNING *) SELECT count(*) FROM d");
+  REQUIRE(w.size() == 1);
+  CHECK(w[0].has_where);
+  w = FindTableWrites(
+      "DO $$ BEGIN FOR i IN 1..10 LOOP DELETE FROM t WHERE id < i; COMMIT; END LOOP; END $$");
+  REQUIRE(w.size() == 1);
+  CHECK(w[0].table.table == "t");
+}
+
+TEST_CASE("RefersTo matches unqualified names in any schema", "[sql_text]") {
+  CHECK(RefersTo({"", "t"}, "public", "t"));
+  CHECK(RefersTo({"public", "t"}, "public", "t"));
+  CHECK_FALSE(RefersTo({"other", "t"}, "public", "t"));
+  CHECK_FALSE(RefersTo({"", "T"}, "public", "t"));
+}
+
+}  // namespace
+}  // namespace pgwarden
