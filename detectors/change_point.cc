@@ -6,8 +6,10 @@
 
 namespace pgwarden {
 namespace {
-// Residuals are clipped so that one wild outlier is not a level shift.
-constexpr double kClip = 6.0;
+// Residuals are clipped so that a single outlier moves the statistic by at
+// most h + k (it then fires alone, but several moderate outliers do not add
+// up faster than a real shift).
+double Clip(const ChangePointOptions& o) { return o.h + o.k; }
 }  // namespace
 
 absl::StatusOr<ChangePointOptions> ParseChangePointOptions(const std::string& name,
@@ -42,7 +44,7 @@ DetectorResult CusumDetector::Update(absl::Time t, double value, double /*weight
     return res;
   }
   double sd = std::max(stats_.stddev(), options_.min_stddev);
-  double z = std::clamp((value - stats_.mean) / sd, -kClip, kClip);
+  double z = std::clamp((value - stats_.mean) / sd, -Clip(options_), Clip(options_));
   up_ = std::max(0.0, up_ + z - options_.k);
   down_ = std::max(0.0, down_ - z - options_.k);
   double s = options_.direction == Direction::kUp     ? up_
@@ -79,7 +81,7 @@ DetectorResult PageHinkleyDetector::Update(absl::Time t, double value, double /*
     return res;
   }
   double sd = std::max(stats_.stddev(), options_.min_stddev);
-  double z = std::clamp((value - stats_.mean) / sd, -kClip, kClip);
+  double z = std::clamp((value - stats_.mean) / sd, -Clip(options_), Clip(options_));
   sum_up_ += z - options_.k;
   min_up_ = std::min(min_up_, sum_up_);
   sum_down_ += -z - options_.k;

@@ -18,6 +18,8 @@ absl::StatusOr<DefaultOptions> ParseDefaultOptions(const DetectorParams& params)
   o.step_weight = r.Double("step_weight", o.step_weight, 0, 100);
   o.dev_power = r.Double("dev_power", o.dev_power, 0, 10);
   o.season_weight = r.Double("season_weight", o.season_weight, 0, 100);
+  o.slow_factor = r.Double("slow_factor", o.slow_factor, 0, 1000);
+  o.alert_z = r.Double("alert_z", o.alert_z, 0, 1e6);
   o.damp = r.Double("damp", o.damp, 0, 1);
   o.suppress = static_cast<int>(r.Int("suppress", o.suppress, 0, 1000000));
   o.warmup = static_cast<int>(r.Int("warmup", o.warmup, 2, 100000000));
@@ -38,6 +40,7 @@ void DefaultDetector::Reset() {
   residuals_.Clear();
   std::fill(std::begin(season_), std::end(season_), SeasonBin{});
   record3_ = 0.0;
+  std::fill(std::begin(slow_), std::end(slow_), 0.0);
   record1_ = record2_ = prev_ = 0.0;
   have_prev_ = false;
   std::fill(std::begin(recent_), std::end(recent_), 0.0);
@@ -117,6 +120,17 @@ DetectorResult DefaultDetector::Update(absl::Time t, double value, double /*weig
     r1 *= std::pow(dev, options_.dev_power);
     r2 *= std::pow(dev2, options_.dev_power);
   }
+  if (options_.slow_factor > 0) {
+    // A second, slower record: an event must also stand out over a longer past.
+    double slow_decay = std::exp2(-1.0 / (options_.long_half_life * options_.slow_factor));
+    double devs[3] = {dev, dev2, dev3};
+    double* rs[3] = {&r1, &r2, &r3};
+    for (int i = 0; i < 3; ++i) {
+      double q = slow_[i] > 0 ? devs[i] / slow_[i] : 0.0;
+      *rs[i] = std::sqrt(*rs[i] * q);
+      slow_[i] = std::max(devs[i], slow_[i] * slow_decay);
+    }
+  }
   double severity =
       std::max({r1, options_.step_weight * r2, options_.season_weight * r3}) / options_.z;
 
@@ -132,7 +146,10 @@ DetectorResult DefaultDetector::Update(absl::Time t, double value, double /*weig
     }
   }
   res.score = ScoreFromSeverity(severity);
-  res.alert = severity >= 1.0 && seen_ > options_.warmup;
+  // The score ranks; an alert also needs a deviation of alert_z robust
+  // standard deviations (new records alone happen in plain noise).
+  res.alert =
+      severity >= 1.0 && seen_ > options_.warmup && std::max({dev, dev2, dev3}) >= options_.alert_z;
   return res;
 }
 

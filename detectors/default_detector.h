@@ -16,7 +16,7 @@ struct DefaultOptions {
   // short is the number of recent deviations averaged before scoring.
   int short_window = 1;
   // long_half_life (samples) of the distribution the short average is compared to.
-  double long_half_life = 1000;
+  double long_half_life = 500;
   // clip bounds one deviation (in robust standard deviations).
   double clip = 1000.0;
   // z is the alert threshold on the standardized short average.
@@ -31,6 +31,11 @@ struct DefaultOptions {
   double dev_power = 0.0;
   // season_weight scales the score of a deviation from the daily profile.
   double season_weight = 1.0;
+  // slow_factor: if > 0, each ratio is the geometric mean of the ratios to a
+  // record with long_half_life and one slow_factor times longer.
+  double slow_factor = 10.0;
+  // alert_z: an alert also needs a deviation of this many robust stddevs.
+  double alert_z = 8.0;
   // damp multiplies scores below a recent peak.
   double damp = 0.5;
   // warmup samples during which the detector never alerts.
@@ -67,6 +72,7 @@ class DefaultDetector : public Detector {
   SeasonBin season_[kSeasonBins];
   absl::Duration season_width_;
   double record3_ = 0.0;
+  double slow_[3] = {};
   double record1_ = 0.0, record2_ = 0.0;
   double prev_ = 0.0;
   bool have_prev_ = false;
