@@ -97,8 +97,19 @@ HttpResponse HttpPostJson(const ParsedUrl& url, const std::string& body,
       out.error = "cancelled (shutting down)";
       return out;
     }
+    // Unregisters the client before it is destroyed, however we leave.
+    struct EndOnExit {
+      RequestGuard* guard;
+      bool aborted = false;
+      void End() {
+        if (guard != nullptr) aborted = guard->End();
+        guard = nullptr;
+      }
+      ~EndOnExit() { End(); }
+    } end_on_exit{guard};
     httplib::Result res = client.Post(url.path.c_str(), h, body, "application/json");
-    const bool aborted = guard != nullptr && guard->End();
+    end_on_exit.End();
+    const bool aborted = end_on_exit.aborted;
     if (!res) {
       out.error = aborted ? absl::StrCat("aborted after the ", absl::FormatDuration(timeout),
                                          " request timeout (or shutdown)")
@@ -109,7 +120,6 @@ HttpResponse HttpPostJson(const ParsedUrl& url, const std::string& body,
     out.body = res->body;
     out.retry_after = res->get_header_value("Retry-After");
   } catch (const std::exception& e) {
-    if (guard != nullptr) guard->End();
     out.status = 0;
     out.error = absl::StrCat("http client exception: ", e.what());
   }

@@ -5,6 +5,8 @@
 
 #include <signal.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -553,6 +555,39 @@ TEST_CASE("Slack: incoming webhook gets text and blocks for trigger and resolve"
   CHECK(reqs[0].json["blocks"][0]["type"] == "header");
   CHECK(reqs[1].json["text"] == "RESOLVED: [production] shop: sl1 lost rows");
   CHECK(Deliveries(registry, "chat", "ok") == 2);
+}
+
+}  // namespace
+}  // namespace pgwarden
+
+namespace pgwarden {
+namespace {
+
+// Hidden (run with: alerting_delivery_test "[bench]"): Notify latency (one
+// fdatasync per call) and delivery throughput to a local receiver.
+TEST_CASE("bench: Notify latency and delivery throughput", "[.][bench]") {
+  TempDir dir;
+  TestReceiver pd(Accept, 0, testing::ValidatePagerDutyEvent);
+  AlertingConfig cfg;
+  cfg.sinks = {PagerDuty(pd.Url("/v2/enqueue"))};
+  prometheus::Registry registry;
+  auto d = MakeDispatcher(cfg, dir.path, registry);
+  d->Start();
+  constexpr int kCount = 1000;
+  std::vector<double> us;
+  const absl::Time start = absl::Now();
+  for (int i = 0; i < kCount; ++i) {
+    const absl::Time t0 = absl::Now();
+    d->Notify(MakeAlert("b" + std::to_string(i)));
+    us.push_back(absl::ToDoubleMicroseconds(absl::Now() - t0));
+  }
+  REQUIRE(d->WaitIdle(absl::Seconds(60)));
+  const absl::Duration total = absl::Now() - start;
+  std::sort(us.begin(), us.end());
+  std::printf("Notify: p50 %.0f us, p99 %.0f us, max %.0f us; %d alerts delivered in %s (%.0f/s)\n",
+              us[kCount / 2], us[kCount * 99 / 100], us.back(), kCount,
+              absl::FormatDuration(total).c_str(), kCount / absl::ToDoubleSeconds(total));
+  CHECK(pd.Accepted().size() == static_cast<size_t>(kCount));
 }
 
 }  // namespace
