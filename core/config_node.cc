@@ -34,7 +34,7 @@ std::string ConfigNode::ChildPath(absl::string_view key) const {
 }
 
 YAML::Mark ConfigNode::MarkOf(absl::string_view key) const {
-  if (node_.IsMap()) {
+  if (IsMap()) {
     for (auto it = node_.begin(); it != node_.end(); ++it) {
       if (it->first.IsScalar() && it->first.Scalar() == key) {
         return it->second.IsDefined() && !it->second.Mark().is_null() ? it->second.Mark()
@@ -46,13 +46,13 @@ YAML::Mark ConfigNode::MarkOf(absl::string_view key) const {
 }
 
 bool ConfigNode::Has(absl::string_view key) const {
-  if (!node_.IsMap()) return false;
+  if (!IsMap()) return false;
   YAML::Node child = node_[std::string(key)];
   return child.IsDefined() && !child.IsNull();
 }
 
 ConfigNode ConfigNode::Child(absl::string_view key) const {
-  if (!node_.IsMap()) return ConfigNode(YAML::Node(YAML::NodeType::Undefined), ChildPath(key), errors_);
+  if (!IsMap()) return ConfigNode(YAML::Node(YAML::NodeType::Undefined), ChildPath(key), errors_);
   // const access never inserts.
   const YAML::Node& n = node_;
   return ConfigNode(n[std::string(key)], ChildPath(key), errors_);
@@ -61,7 +61,7 @@ ConfigNode ConfigNode::Child(absl::string_view key) const {
 std::vector<ConfigNode> ConfigNode::Items() const {
   std::vector<ConfigNode> items;
   if (!IsDefined()) return items;
-  if (!node_.IsSequence()) {
+  if (!IsSequence()) {
     Error("expected a list");
     return items;
   }
@@ -76,7 +76,7 @@ bool ConfigNode::ExpectMap(bool required) const {
     if (required) Error("missing required section");
     return false;
   }
-  if (!node_.IsMap()) {
+  if (!IsMap()) {
     Error("expected a mapping (key: value pairs)");
     return false;
   }
@@ -84,7 +84,7 @@ bool ConfigNode::ExpectMap(bool required) const {
 }
 
 void ConfigNode::CheckKeys(std::initializer_list<absl::string_view> allowed) const {
-  if (!node_.IsMap()) return;
+  if (!IsMap()) return;
   for (auto it = node_.begin(); it != node_.end(); ++it) {
     if (!it->first.IsScalar()) {
       errors_->Add(it->first.Mark(), path_, "keys must be plain strings");
@@ -111,7 +111,7 @@ void ConfigNode::ErrorAt(absl::string_view key, absl::string_view message) const
 }
 
 std::string ConfigNode::AsString() const {
-  if (!node_.IsScalar()) {
+  if (!IsScalar()) {
     Error("expected a string");
     return "";
   }

@@ -42,9 +42,10 @@ class ConfigNode {
 
   const std::string& path() const { return path_; }
   bool IsDefined() const { return node_.IsDefined() && !node_.IsNull(); }
-  bool IsMap() const { return node_.IsMap(); }
-  bool IsSequence() const { return node_.IsSequence(); }
-  bool IsScalar() const { return node_.IsScalar(); }
+  // (yaml-cpp throws on the type of a missing node; these do not.)
+  bool IsMap() const { return node_.IsDefined() && node_.IsMap(); }
+  bool IsSequence() const { return node_.IsDefined() && node_.IsSequence(); }
+  bool IsScalar() const { return node_.IsDefined() && node_.IsScalar(); }
   const YAML::Node& raw() const { return node_; }
   ConfigErrors* errors() const { return errors_; }
 
