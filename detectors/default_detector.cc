@@ -10,7 +10,6 @@ absl::StatusOr<DefaultOptions> ParseDefaultOptions(const DetectorParams& params)
   DefaultOptions o;
   ParamReader r("default", params);
   o.window = static_cast<int>(r.Int("window", o.window, 8, RobustDetector::kMaxWindow));
-  o.short_window = static_cast<int>(r.Int("short", o.short_window, 1, DefaultDetector::kMaxShort));
   o.long_half_life = r.Double("long_half_life", o.long_half_life, 1, 1e9);
   o.clip = r.Double("clip", o.clip, 1, 1e6);
   o.z = r.Double("z", o.z, 0.1, 1e6);
@@ -43,10 +42,6 @@ void DefaultDetector::Reset() {
   std::fill(std::begin(slow_), std::end(slow_), 0.0);
   record1_ = record2_ = prev_ = 0.0;
   have_prev_ = false;
-  std::fill(std::begin(recent_), std::end(recent_), 0.0);
-  recent_head_ = recent_n_ = 0;
-  recent_sum_ = 0.0;
-  history_.Reset();
   peak_ = 0.0;
   peak_age_ = 0;
   seen_ = 0;

@@ -12,14 +12,13 @@ namespace pgwarden {
 // measured on NAB (one parameter set for the whole corpus).
 struct DefaultOptions {
   // window of recent samples for the robust (median / IQR) baseline.
-  int window = 600;
-  // short is the number of recent deviations averaged before scoring.
-  int short_window = 1;
-  // long_half_life (samples) of the distribution the short average is compared to.
-  double long_half_life = 500;
+  int window = 1000;
+  // long_half_life (samples) of the decayed record each deviation is compared to.
+  double long_half_life = 250;
   // clip bounds one deviation (in robust standard deviations).
   double clip = 1000.0;
-  // z is the alert threshold on the standardized short average.
+  // z divides the record ratio: severity 1 (score 0.5) is a deviation z times
+  // its decayed record.
   double z = 1.0;
   // suppress: after a peak, lower scores are damped for this many samples.
   int suppress = 100;
@@ -33,7 +32,7 @@ struct DefaultOptions {
   double season_weight = 1.0;
   // slow_factor: if > 0, each ratio is the geometric mean of the ratios to a
   // record with long_half_life and one slow_factor times longer.
-  double slow_factor = 10.0;
+  double slow_factor = 20.0;
   // alert_z: an alert also needs a deviation of this many robust stddevs.
   double alert_z = 8.0;
   // damp multiplies scores below a recent peak.
@@ -45,13 +44,15 @@ struct DefaultOptions {
 // ParseDefaultOptions validates `default` parameters by name.
 absl::StatusOr<DefaultOptions> ParseDefaultOptions(const DetectorParams& params);
 
-// DefaultDetector is the detector for any signal that names none: a robust
-// deviation from the windowed median, turned into a likelihood against the
-// series' own history of deviations so that scores are comparable across
-// series.
+// DefaultDetector is the detector for any signal that names none. Three
+// robust deviations (from the windowed median, of the step from the previous
+// value, from a daily profile in 5-minute bins) are each divided by their own
+// decayed record (geometric mean of a fast and a slow record), so that an
+// unprecedented deviation scores high whatever the series' scale and noise;
+// the largest wins, and scores below a recent peak are damped for `suppress`
+// samples (one detection per event). Alerts also need alert_z.
 class DefaultDetector : public Detector {
  public:
-  static constexpr int kMaxShort = 64;
   explicit DefaultDetector(const DefaultOptions& options);
   DetectorResult Update(absl::Time t, double value, double weight = 1.0) override;
   void Reset() override;
@@ -76,11 +77,6 @@ class DefaultDetector : public Detector {
   double record1_ = 0.0, record2_ = 0.0;
   double prev_ = 0.0;
   bool have_prev_ = false;
-  double recent_[kMaxShort] = {};
-  int recent_head_ = 0;
-  int recent_n_ = 0;
-  double recent_sum_ = 0.0;
-  EwmaStats history_;
   double peak_ = 0.0;
   int peak_age_ = 0;
   int64_t seen_ = 0;
