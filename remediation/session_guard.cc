@@ -1,0 +1,345 @@
+#include "remediation/session_guard.h"
+
+#include <pqxx/pqxx>
+#include <set>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace pgwarden {
+namespace {
+
+constexpr char kSessionsSql[] =
+    "SELECT a.pid, coalesce(a.usename::text, ''), coalesce(a.application_name, ''), "
+    "  coalesce(host(a.client_addr), 'local'), coalesce(a.state, ''), "
+    "  left(coalesce(a.query, ''), 2000), a.backend_start::text, coalesce(a.xact_start::text, ''), "
+    "  coalesce(to_char(a.xact_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+    "''), "
+    "  coalesce(extract(epoch FROM clock_timestamp() - a.xact_start)::float8, -1), "
+    "  coalesce(extract(epoch FROM clock_timestamp() - a.query_start)::float8, -1), "
+    "  coalesce(extract(epoch FROM clock_timestamp() - a.state_change)::float8, -1), "
+    "  CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid)::text ELSE '' END "
+    "FROM pg_stat_activity a "
+    "WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid() "
+    "  AND a.datname = current_database() "
+    "ORDER BY a.pid";
+
+struct Row {
+  SessionInfo info;
+  std::string backend_start;
+  std::string xact_raw;
+  double state_age = -1;
+  std::vector<int> blockers;
+};
+
+std::vector<int> ParseIntArray(const std::string& text) {
+  std::vector<int> out;
+  absl::string_view s = text;
+  if (!absl::ConsumePrefix(&s, "{") || !absl::ConsumeSuffix(&s, "}")) return out;
+  for (absl::string_view part : absl::StrSplit(s, ',', absl::SkipEmpty())) {
+    int v = 0;
+    if (absl::SimpleAtoi(part, &v)) out.push_back(v);
+  }
+  return out;
+}
+
+bool Contains(const std::vector<std::string>& list, const std::string& v) {
+  return std::find(list.begin(), list.end(), v) != list.end();
+}
+
+}  // namespace
+
+const char* FindingKindName(FindingKind kind) {
+  switch (kind) {
+    case FindingKind::kDestructiveInFlight:
+      return "destructive_in_flight";
+    case FindingKind::kIdleInTransaction:
+      return "idle_in_transaction";
+    case FindingKind::kLongStatement:
+      return "long_statement";
+    case FindingKind::kBlocking:
+      return "blocking";
+  }
+  return "?";
+}
+
+nlohmann::json SessionFinding::ToJson() const {
+  nlohmann::json actions_json = nlohmann::json::array();
+  for (const ActionRecord& a : actions) actions_json.push_back(a.ToJson());
+  nlohmann::json j = {{"kind", FindingKindName(kind)},
+                      {"session", session.ToJson()},
+                      {"backend_start", backend_start},
+                      {"seconds", seconds},
+                      {"allowed", allowed},
+                      {"actions", actions_json}};
+  if (!table.table.empty()) {
+    j["schema"] = table.schema;
+    j["table"] = table.table;
+    j["statement"] = statement;
+  }
+  if (!blocked_pids.empty()) j["blocked_pids"] = blocked_pids;
+  return j;
+}
+
+std::string SessionFinding::Summary() const {
+  std::string what;
+  switch (kind) {
+    case FindingKind::kDestructiveInFlight:
+      what = absl::StrCat(statement, " on ", table.schema, ".", table.table, " in flight");
+      break;
+    case FindingKind::kIdleInTransaction:
+      what = absl::StrFormat("idle in transaction for %.0fs", seconds);
+      break;
+    case FindingKind::kLongStatement:
+      what = absl::StrFormat("statement running for %.0fs", seconds);
+      break;
+    case FindingKind::kBlocking:
+      what =
+          absl::StrFormat("blocking pids %s for %.0fs", absl::StrJoin(blocked_pids, ","), seconds);
+      break;
+  }
+  return absl::StrFormat("%s: role %s (application \"%s\", client %s, pid %d)%s", what,
+                         session.role, session.application, session.client, session.pid,
+                         allowed ? " [allowed role]" : "");
+}
+
+SessionGuard::SessionGuard(const RemediationConfig& config, Remediator* remediator,
+                           const Clock* clock)
+    : config_(config), remediator_(remediator), clock_(clock) {}
+
+absl::StatusOr<std::vector<SessionFinding>> SessionGuard::Check(
+    pqxx::connection& conn, const std::string& target, const std::vector<TableRef>& watched) {
+  std::vector<SessionFinding> findings;
+  if (!config_.inflight.enabled && !config_.runaway.enabled) return findings;
+  std::vector<Row> rows;
+  try {
+    pqxx::nontransaction tx(conn);
+    for (const auto& r : tx.exec(kSessionsSql)) {
+      Row row;
+      row.info.pid = r[0].as<int>();
+      row.info.role = r[1].as<std::string>();
+      row.info.application = r[2].as<std::string>();
+      row.info.client = r[3].as<std::string>();
+      row.info.state = r[4].as<std::string>();
+      row.info.query = r[5].as<std::string>();
+      row.backend_start = r[6].as<std::string>();
+      row.xact_raw = r[7].as<std::string>();
+      row.info.xact_start = r[8].as<std::string>();
+      row.info.xact_age_seconds = r[9].as<double>();
+      row.info.query_age_seconds = r[10].as<double>();
+      row.state_age = r[11].as<double>();
+      row.blockers = ParseIntArray(r[12].as<std::string>());
+      rows.push_back(std::move(row));
+    }
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(absl::StrCat("reading pg_stat_activity: ", e.what()));
+  }
+
+  // Who blocks whom, and for how long the longest waiter has waited.
+  std::map<int, std::pair<std::vector<int>, double>> blocking;
+  for (const Row& r : rows) {
+    for (int blocker : r.blockers) {
+      auto& entry = blocking[blocker];
+      entry.first.push_back(r.info.pid);
+      entry.second = std::max(entry.second, r.info.query_age_seconds);
+    }
+  }
+
+  std::set<Key> seen;
+  for (const Row& r : rows) {
+    const bool in_xact = r.info.xact_age_seconds >= 0;
+    const bool aborted = r.info.state == "idle in transaction (aborted)";
+    std::vector<SessionFinding> mine;
+    if (config_.inflight.enabled && in_xact && !aborted) {
+      for (const TableWrite& w : FindTableWrites(r.info.query)) {
+        const bool destructive =
+            w.verb == WriteVerb::kTruncate || w.verb == WriteVerb::kDrop || !w.has_where;
+        if (!destructive) continue;
+        const TableRef* hit = nullptr;
+        for (const TableRef& t : watched) {
+          if (RefersTo(w.table, t.schema, t.table)) hit = &t;
+        }
+        if (hit == nullptr) continue;
+        SessionFinding f;
+        f.kind = FindingKind::kDestructiveInFlight;
+        f.table = *hit;
+        f.statement = WriteVerbName(w.verb);
+        if (w.verb == WriteVerb::kDelete || w.verb == WriteVerb::kUpdate) {
+          absl::StrAppend(&f.statement, " without WHERE");
+        }
+        f.seconds = r.info.xact_age_seconds;
+        f.allowed = Contains(config_.inflight.allowed_roles, r.info.role);
+        f.session = r.info;
+        f.session.writes.push_back(f.statement);
+        mine.push_back(std::move(f));
+        break;
+      }
+    }
+    if (config_.runaway.enabled) {
+      const double idle_limit = absl::ToDoubleSeconds(config_.runaway.idle_in_transaction);
+      const double stmt_limit = absl::ToDoubleSeconds(config_.runaway.statement);
+      const double block_limit = absl::ToDoubleSeconds(config_.runaway.blocking);
+      if (absl::StartsWith(r.info.state, "idle in transaction") && r.state_age > idle_limit) {
+        SessionFinding f;
+        f.kind = FindingKind::kIdleInTransaction;
+        f.seconds = r.state_age;
+        f.session = r.info;
+        mine.push_back(std::move(f));
+      }
+      if (r.info.state == "active" && r.info.query_age_seconds > stmt_limit) {
+        SessionFinding f;
+        f.kind = FindingKind::kLongStatement;
+        f.seconds = r.info.query_age_seconds;
+        f.session = r.info;
+        mine.push_back(std::move(f));
+      }
+      auto it = blocking.find(r.info.pid);
+      if (it != blocking.end() && it->second.second > block_limit) {
+        SessionFinding f;
+        f.kind = FindingKind::kBlocking;
+        f.seconds = it->second.second;
+        f.blocked_pids = it->second.first;
+        f.session = r.info;
+        mine.push_back(std::move(f));
+      }
+    }
+    if (mine.empty()) continue;
+    for (SessionFinding& f : mine) f.backend_start = r.backend_start;
+    seen.insert(Key{r.info.pid, r.backend_start, r.xact_raw});
+    // One enforcement sequence per backend and transaction, on the first
+    // finding that may be acted on.
+    for (SessionFinding& f : mine) {
+      if (f.allowed) continue;
+      std::vector<TableRef> tables;
+      if (!f.table.table.empty()) tables.push_back(f.table);
+      Enforce(conn, target, r.xact_raw, &f, tables);
+      break;
+    }
+    for (SessionFinding& f : mine) findings.push_back(std::move(f));
+  }
+  for (auto it = steps_.begin(); it != steps_.end();) {
+    it = seen.count(it->first) ? std::next(it) : steps_.erase(it);
+  }
+  return findings;
+}
+
+void SessionGuard::Enforce(pqxx::connection& conn, const std::string& target,
+                           const std::string& xact_raw, SessionFinding* finding,
+                           const std::vector<TableRef>& tables) {
+  if (remediator_ == nullptr || config_.mode == RemediationMode::kOff) return;
+  Step& step = steps_[Key{finding->session.pid, finding->backend_start, xact_raw}];
+  if (step.done) return;
+  const bool idle = absl::StartsWith(finding->session.state, "idle");
+  SessionActionRequest req;
+  req.incident_id =
+      absl::StrCat(target, "/", FindingKindName(finding->kind), "/", finding->session.pid);
+  req.target = target;
+  req.pid = finding->session.pid;
+  req.role = finding->session.role;
+  req.backend_start = finding->backend_start;
+  req.why = finding->Summary();
+  req.tables = tables;
+  const absl::Time now = clock_->Now();
+  if (!idle && !step.cancelled) {
+    // A cancel stops the running statement; its transaction rolls back.
+    req.terminate = false;
+    ActionRecord rec = remediator_->ActOnSession(conn, req);
+    step.cancelled = true;
+    step.cancelled_at = now;
+    if (rec.result != ActionResult::kDone) step.done = true;
+    finding->actions.push_back(std::move(rec));
+    return;
+  }
+  // Idle in a transaction a cancel does nothing; or the cancel did not help.
+  if (idle || now - step.cancelled_at >= config_.cancel_grace) {
+    req.terminate = true;
+    finding->actions.push_back(remediator_->ActOnSession(conn, req));
+    step.done = true;
+  }
+}
+
+absl::StatusOr<std::vector<MissingPrivilege>> CheckPrivileges(pqxx::connection& conn,
+                                                              const RemediationConfig& config,
+                                                              const std::vector<TableRef>& tables) {
+  std::vector<MissingPrivilege> out;
+  try {
+    pqxx::nontransaction tx(conn);
+    pqxx::row me = tx.exec1(
+        "SELECT current_user::text, r.rolsuper, r.rolcreaterole, "
+        "  pg_has_role(current_user, 'pg_read_all_stats', 'USAGE'), "
+        "  pg_has_role(current_user, 'pg_signal_backend', 'USAGE'), "
+        "  EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements') "
+        "FROM pg_roles r WHERE r.rolname = current_user");
+    const std::string name = me[0].as<std::string>();
+    const std::string qname = conn.quote_name(name);
+    const bool super = me[1].as<bool>();
+    if (!me[5].as<bool>()) {
+      out.push_back({"pg_stat_statements",
+                     "rows deleted per role (attribution confidence); without it only "
+                     "pg_stat_activity and pg_locks name suspects",
+                     "CREATE EXTENSION pg_stat_statements  -- with shared_preload_libraries = "
+                     "'pg_stat_statements'",
+                     false});
+    }
+    if (super) return out;
+    if (!me[3].as<bool>()) {
+      out.push_back({"pg_read_all_stats",
+                     "reading other roles' statements in pg_stat_activity and "
+                     "pg_stat_statements (attribution, in-flight detection)",
+                     absl::StrCat("GRANT pg_monitor TO ", qname), true});
+    }
+    if (config.mode == RemediationMode::kOff) return out;
+    if (config.HasAction(ActionKind::kNologin) && !me[2].as<bool>()) {
+      out.push_back({"CREATEROLE", "action nologin (ALTER ROLE ... NOLOGIN)",
+                     absl::StrCat("ALTER ROLE ", qname, " CREATEROLE"), true});
+    }
+    const bool signals = config.HasAction(ActionKind::kTerminate) || config.inflight.enabled ||
+                         config.runaway.enabled;
+    if (signals && !me[4].as<bool>()) {
+      out.push_back({"pg_signal_backend",
+                     "action terminate and the session guard (pg_cancel_backend, "
+                     "pg_terminate_backend on other roles' sessions)",
+                     absl::StrCat("GRANT pg_signal_backend TO ", qname), true});
+    }
+    if (config.HasAction(ActionKind::kRevokeWrites)) {
+      std::set<std::string> owners;
+      if (tables.empty()) {
+        for (const auto& r :
+             tx.exec("SELECT DISTINCT pg_get_userbyid(c.relowner) FROM pg_class c "
+                     "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                     "WHERE c.relkind IN ('r', 'p') "
+                     "  AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+                     "  AND n.nspname NOT LIKE 'pg\\_toast%' "
+                     "  AND NOT pg_has_role(current_user, c.relowner, 'USAGE') ORDER BY 1")) {
+          owners.insert(r[0].as<std::string>());
+        }
+      } else {
+        for (const TableRef& t : tables) {
+          pqxx::result r = tx.exec_params(
+              "SELECT pg_get_userbyid(c.relowner) FROM pg_class c "
+              "JOIN pg_namespace n ON n.oid = c.relnamespace "
+              "WHERE n.nspname = $1 AND c.relname = $2 "
+              "  AND NOT pg_has_role(current_user, c.relowner, 'USAGE')",
+              t.schema, t.table);
+          if (!r.empty()) owners.insert(r[0][0].as<std::string>());
+        }
+      }
+      for (const std::string& owner : owners) {
+        out.push_back({absl::StrCat("member of ", owner),
+                       absl::StrCat("action revoke_writes on tables owned by ", owner,
+                                    " (only the owner's grants can be revoked, and undone)"),
+                       absl::StrCat("GRANT ", conn.quote_name(owner), " TO ", qname), true});
+      }
+    }
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(absl::StrCat("checking privileges: ", e.what()));
+  }
+  return out;
+}
+
+}  // namespace pgwarden

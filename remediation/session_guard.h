@@ -1,0 +1,105 @@
+#ifndef PGWARDEN_REMEDIATION_SESSION_GUARD_H_
+#define PGWARDEN_REMEDIATION_SESSION_GUARD_H_
+
+#include <map>
+#include <pqxx/connection>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/clock.h"
+#include "nlohmann/json.hpp"
+#include "remediation/attribution.h"
+#include "remediation/config.h"
+#include "remediation/remediator.h"
+#include "remediation/sql_text.h"
+
+namespace pgwarden {
+
+// FindingKind is what the session guard saw.
+enum class FindingKind {
+  kDestructiveInFlight,  // DELETE/UPDATE without WHERE, TRUNCATE, DROP on a watched table
+  kIdleInTransaction,    // open transaction idle beyond runaway.idle_in_transaction
+  kLongStatement,        // statement running beyond runaway.statement
+  kBlocking,             // others waiting on its locks beyond runaway.blocking
+};
+
+// FindingKindName returns "destructive_in_flight", "idle_in_transaction",
+// "long_statement" or "blocking" (usable as an incident kind).
+const char* FindingKindName(FindingKind kind);
+
+// SessionFinding is one session the guard reports this tick.
+struct SessionFinding {
+  FindingKind kind = FindingKind::kDestructiveInFlight;
+  SessionInfo session;
+  std::string backend_start;  // identifies the backend together with the pid
+  TableRef table;             // destructive_in_flight: the watched table
+  std::string statement;      // e.g. "DELETE without WHERE"
+  double seconds = 0;         // how long the condition has lasted
+  std::vector<int> blocked_pids;
+  // allowed: the role is in inflight.allowed_roles (reported, never acted on).
+  bool allowed = false;
+  // actions taken (or simulated, or refused) on this tick, if any.
+  std::vector<ActionRecord> actions;
+
+  nlohmann::json ToJson() const;
+  // Summary is one line for a page or the log.
+  std::string Summary() const;
+};
+
+// SessionGuard looks, once per tick and with one pg_stat_activity query, for
+// destructive statements in flight on watched tables and (when enabled) for
+// runaway sessions. Through the Remediator (and its guards and audit) it
+// cancels a statement first and, if the same transaction is still there one
+// cancel_grace later (or is idle, where a cancel does nothing), terminates
+// the backend. Each step is taken once per backend and transaction.
+// Not thread-safe: use it from the target's sampling thread.
+class SessionGuard {
+ public:
+  // `remediator` may be null: findings are then only reported.
+  SessionGuard(const RemediationConfig& config, Remediator* remediator, const Clock* clock);
+
+  // Check returns this tick's findings; `watched` are the watched tables.
+  absl::StatusOr<std::vector<SessionFinding>> Check(pqxx::connection& conn,
+                                                    const std::string& target,
+                                                    const std::vector<TableRef>& watched);
+
+ private:
+  // Key: pid, backend_start, xact_start.
+  using Key = std::tuple<int, std::string, std::string>;
+  struct Step {
+    absl::Time cancelled_at = absl::InfinitePast();
+    bool cancelled = false;
+    bool done = false;  // terminated, or refused / simulated: nothing more to do
+  };
+  void Enforce(pqxx::connection& conn, const std::string& target, const std::string& xact_raw,
+               SessionFinding* finding, const std::vector<TableRef>& tables);
+
+  RemediationConfig config_;
+  Remediator* remediator_;
+  const Clock* clock_;
+  std::map<Key, Step> steps_;
+};
+
+// MissingPrivilege is one privilege the agent's role lacks for the
+// configured remediation (for `pgwarden check`).
+struct MissingPrivilege {
+  std::string privilege;   // e.g. "pg_signal_backend"
+  std::string needed_for;  // what fails without it
+  std::string grant_sql;   // the statement an administrator runs to grant it
+  bool required = true;    // false: degraded, not broken
+};
+
+// CheckPrivileges lists what the connected role lacks for `config`:
+// pg_read_all_stats (via pg_monitor) to see other roles' statements,
+// CREATEROLE for nologin, pg_signal_backend for terminate / cancel, and
+// membership in the owner role of each table (in `tables`, or of every user
+// table when empty) for revoke_writes; pg_stat_statements (optional).
+absl::StatusOr<std::vector<MissingPrivilege>> CheckPrivileges(
+    pqxx::connection& conn, const RemediationConfig& config,
+    const std::vector<TableRef>& tables = {});
+
+}  // namespace pgwarden
+
+#endif  // PGWARDEN_REMEDIATION_SESSION_GUARD_H_
