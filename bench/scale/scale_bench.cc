@@ -5,6 +5,7 @@
 #include <httplib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -54,18 +55,27 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::cout << "creating " << tables << " tables ...\n";
-  auto made = (*pg)->Psql(absl::StrCat(
-      "CREATE DATABASE bench; "));
-  auto created = (*pg)->Psql(
-      absl::StrCat("DO $$ BEGIN FOR i IN 1..", tables,
-                   " LOOP EXECUTE format('CREATE TABLE t%s (id int primary key, v text)', i); "
-                   "EXECUTE format('INSERT INTO t%s SELECT g, ''x'' FROM generate_series(1, 10) g', i); "
-                   "END LOOP; END $$; ANALYZE;"),
-      "bench");
-  if (!made.ok() || !created.ok()) {
-    std::cerr << "setup failed\n";
+  auto made = (*pg)->Psql("CREATE DATABASE bench");
+  if (!made.ok()) {
+    std::cerr << made.status() << "\n";
     return 1;
   }
+  // In chunks: one transaction holding thousands of new relations' locks
+  // would exhaust the lock table.
+  for (int first = 1; first <= tables; first += 250) {
+    const int last = std::min(tables, first + 249);
+    auto created = (*pg)->Psql(
+        absl::StrCat("DO $$ BEGIN FOR i IN ", first, "..", last,
+                     " LOOP EXECUTE format('CREATE TABLE t%s (id int primary key, v text)', i); "
+                     "EXECUTE format('INSERT INTO t%s SELECT g, ''x'' FROM generate_series(1, 10) "
+                     "g', i); END LOOP; END $$"),
+        "bench");
+    if (!created.ok()) {
+      std::cerr << created.status() << "\n";
+      return 1;
+    }
+  }
+  (void)(*pg)->Psql("ANALYZE", "bench");
   const std::string dir = (*pg)->dir();
   const int port = *pgwarden::FreeTcpPort();
   std::ofstream(dir + "/bench.yaml") << "listen: 127.0.0.1:" << port << "\ninterval: 1s\n"
