@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -147,7 +148,15 @@ absl::Status AuditLog::Load() {
 }
 
 void AuditLog::Remember(const AuditRecord& record) {
-  if (CountsForRateLimit(record)) acted_.push_back({record.time, record.role});
+  if (!CountsForRateLimit(record)) return;
+  acted_.push_back({record.time, record.role});
+  if (acted_.size() > 1024) {
+    // Only the last hour matters to the rate limiter; keep a margin.
+    const absl::Time horizon = record.time - absl::Hours(2);
+    acted_.erase(std::remove_if(acted_.begin(), acted_.end(),
+                                [&](const Acted& a) { return a.time < horizon; }),
+                 acted_.end());
+  }
 }
 
 absl::Status AuditLog::Append(AuditRecord* record) {

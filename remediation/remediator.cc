@@ -171,6 +171,24 @@ absl::StatusOr<std::unique_ptr<Remediator>> Remediator::Create(
 }
 
 absl::StatusOr<bool> Remediator::IsLeader(pqxx::connection& conn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return IsLeaderLocked(conn);
+}
+
+nlohmann::json Remediator::Status() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  nlohmann::json actions = nlohmann::json::array();
+  for (ActionKind k : config_.actions) actions.push_back(ActionKindName(k));
+  nlohmann::json recent = nlohmann::json::array();
+  for (const ActionRecord& r : recent_) recent.push_back(r.ToJson());
+  return {{"mode", RemediationModeName(config_.mode)},
+          {"actions", actions},
+          {"leader", leader_},
+          {"audit_file", audit_->path()},
+          {"recent", recent}};
+}
+
+absl::StatusOr<bool> Remediator::IsLeaderLocked(pqxx::connection& conn) {
   const int backend = conn.backendpid();
   if (backend != 0 && backend == leader_backend_pid_) return true;
   try {
@@ -179,8 +197,10 @@ absl::StatusOr<bool> Remediator::IsLeader(pqxx::connection& conn) {
         tx.exec_params1("SELECT pg_try_advisory_lock($1::bigint)", config_.advisory_lock_key)[0]
             .as<bool>();
     leader_backend_pid_ = got ? conn.backendpid() : 0;
+    leader_ = got;
     return got;
   } catch (const std::exception& e) {
+    leader_ = false;
     return absl::UnavailableError(absl::StrCat("pg_try_advisory_lock: ", e.what()));
   }
 }
@@ -241,6 +261,8 @@ ActionRecord Remediator::Finish(const std::string& incident, const std::string& 
   } else {
     rec.id = a.id;
   }
+  recent_.push_back(rec);
+  while (recent_.size() > 50) recent_.pop_front();
   if (family_ != nullptr) {
     family_
         ->Add({{"target", target},
@@ -455,6 +477,7 @@ ActionRecord Remediator::RevokeWrites(pqxx::connection& conn, const std::string&
 
 std::vector<ActionRecord> Remediator::Act(pqxx::connection& conn,
                                           const RemediationRequest& request) {
+  std::lock_guard<std::mutex> lock(mu_);
   std::vector<ActionRecord> out;
   if (config_.mode == RemediationMode::kOff) return out;
   std::vector<ActionKind> order;
@@ -463,7 +486,7 @@ std::vector<ActionRecord> Remediator::Act(pqxx::connection& conn,
   }
   if (order.empty()) return out;
 
-  absl::StatusOr<bool> leader = IsLeader(conn);
+  absl::StatusOr<bool> leader = IsLeaderLocked(conn);
   for (const Culprit& c : request.attribution.culprits) {
     std::string refusal;
     bool failed = false;
@@ -493,7 +516,24 @@ std::vector<ActionRecord> Remediator::Act(pqxx::connection& conn,
                                config_.max_roles_per_hour, ")");
       }
     }
+    // Already recorded for this incident: do not repeat (or re-audit).
+    auto key = [&](ActionKind kind, const TableRef& t) {
+      return std::make_tuple(request.incident_id, c.role, static_cast<int>(kind), t.schema,
+                             t.table);
+    };
+    auto already = [&](ActionKind kind, const TableRef& t) {
+      auto it = recorded_.find(key(kind, t));
+      if (it == recorded_.end()) return false;
+      return it->second == "done" || it->second == "dry_run" || it->second == "refused:" + refusal;
+    };
     for (ActionKind kind : order) {
+      std::vector<TableRef> tables = {TableRef{}};
+      if (kind == ActionKind::kRevokeWrites) tables = request.tables;
+      std::vector<TableRef> pending;
+      for (const TableRef& t : tables) {
+        if (!already(kind, t)) pending.push_back(t);
+      }
+      if (pending.empty()) continue;
       std::vector<ActionRecord> recs;
       if (!refusal.empty()) {
         ActionRecord rec;
@@ -503,7 +543,7 @@ std::vector<ActionRecord> Remediator::Act(pqxx::connection& conn,
         rec.reason = refusal;
         rec.details = {{"confidence", c.confidence}, {"rows_attributed", c.rows_attributed}};
         if (kind == ActionKind::kRevokeWrites) {
-          for (const TableRef& t : request.tables) {
+          for (const TableRef& t : pending) {
             ActionRecord r = rec;
             r.schema = t.schema;
             r.table = t.table;
@@ -517,12 +557,15 @@ std::vector<ActionRecord> Remediator::Act(pqxx::connection& conn,
       } else if (kind == ActionKind::kTerminate) {
         recs.push_back(Terminate(conn, c.role));
       } else {
-        for (const TableRef& t : request.tables) recs.push_back(RevokeWrites(conn, c.role, t));
+        for (const TableRef& t : pending) recs.push_back(RevokeWrites(conn, c.role, t));
       }
       for (ActionRecord& r : recs) {
         r.details["confidence"] = c.confidence;
         r.details["rows_attributed"] = c.rows_attributed;
         r.details["rows_dropped"] = request.rows_dropped;
+        const std::string result = ActionResultName(r.result);
+        recorded_[key(kind, TableRef{r.schema, r.table})] =
+            r.result == ActionResult::kRefused ? "refused:" + r.reason : result;
         out.push_back(Finish(request.incident_id, request.target, std::move(r)));
       }
     }
@@ -531,6 +574,7 @@ std::vector<ActionRecord> Remediator::Act(pqxx::connection& conn,
 }
 
 ActionRecord Remediator::ActOnSession(pqxx::connection& conn, const SessionActionRequest& request) {
+  std::lock_guard<std::mutex> lock(mu_);
   ActionRecord rec;
   rec.action = request.terminate ? ActionKind::kTerminate : ActionKind::kCancel;
   rec.role = request.role;
@@ -546,7 +590,7 @@ ActionRecord Remediator::ActOnSession(pqxx::connection& conn, const SessionActio
   if (config_.mode == RemediationMode::kOff) {
     refusal = "remediation mode is off";
   } else {
-    absl::StatusOr<bool> leader = IsLeader(conn);
+    absl::StatusOr<bool> leader = IsLeaderLocked(conn);
     if (!leader.ok()) {
       refusal = std::string(leader.status().message());
       failed = true;

@@ -91,6 +91,11 @@ class Remediator {
 
   // Act decides and (in enforce mode) runs, in order, nologin, terminate and
   // revoke_writes for each culprit. Never throws; failures are records.
+  // Idempotent per incident: an action already done (or simulated, or
+  // refused for the same reason) for the same incident, role and table is
+  // not repeated or re-audited, so Act may be called on every tick while
+  // the incident is open. Thread-safe (the connection must not be shared
+  // with another thread meanwhile).
   std::vector<ActionRecord> Act(pqxx::connection& conn, const RemediationRequest& request);
 
   // ActOnSession cancels or terminates one backend behind the same guards
@@ -100,6 +105,10 @@ class Remediator {
   // IsLeader tries (once per connection) to take the advisory lock; true
   // when this Remediator holds it.
   absl::StatusOr<bool> IsLeader(pqxx::connection& conn);
+
+  // Status is the remediation part of the status page: mode, actions,
+  // leadership and the most recent records.
+  nlohmann::json Status() const;
 
   const RemediationConfig& config() const { return config_; }
   const std::string& audit_path() const { return audit_->path(); }
@@ -129,8 +138,15 @@ class Remediator {
   std::shared_ptr<AuditLog> audit_;
   prometheus::Family<prometheus::Counter>* family_;
   const Clock* clock_;
+  absl::StatusOr<bool> IsLeaderLocked(pqxx::connection& conn);
+
+  mutable std::mutex mu_;
   int leader_backend_pid_ = 0;
-  int lock_checked_backend_pid_ = 0;
+  bool leader_ = false;
+  // (incident, role, action, schema, table) -> result/reason already recorded.
+  std::map<std::tuple<std::string, std::string, int, std::string, std::string>, std::string>
+      recorded_;
+  std::deque<ActionRecord> recent_;
 };
 
 // Undo reverses the audited action `action_id` (nologin: LOGIN back;

@@ -14,7 +14,9 @@
 namespace pgwarden {
 namespace {
 
-constexpr char kSessionsSql[] =
+// $1: watched relations as a regclass[] (quoted by the library). Column 13
+// lists "schema.table=Mode" for each granted relation lock on them.
+constexpr char kSessionsSqlHead[] =
     "SELECT a.pid, coalesce(a.usename::text, ''), coalesce(a.application_name, ''), "
     "  coalesce(host(a.client_addr), 'local'), coalesce(a.state, ''), "
     "  left(coalesce(a.query, ''), 2000), a.backend_start::text, coalesce(a.xact_start::text, ''), "
@@ -23,7 +25,14 @@ constexpr char kSessionsSql[] =
     "  coalesce(extract(epoch FROM clock_timestamp() - a.xact_start)::float8, -1), "
     "  coalesce(extract(epoch FROM clock_timestamp() - a.query_start)::float8, -1), "
     "  coalesce(extract(epoch FROM clock_timestamp() - a.state_change)::float8, -1), "
-    "  CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid)::text ELSE '' END "
+    "  CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid)::text ELSE '' END, "
+    "  coalesce((SELECT string_agg(n.nspname || '.' || c.relname || '=' || l.mode, ',') "
+    "            FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+    "            JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "            WHERE l.pid = a.pid AND l.locktype = 'relation' AND l.granted "
+    "              AND l.relation = ANY(";
+constexpr char kSessionsSqlTail[] =
+    ")), '') "
     "FROM pg_stat_activity a "
     "WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid() "
     "  AND a.datname = current_database() "
@@ -35,6 +44,7 @@ struct Row {
   std::string xact_raw;
   double state_age = -1;
   std::vector<int> blockers;
+  std::vector<std::pair<std::string, std::string>> locks;  // "schema.table", mode
 };
 
 std::vector<int> ParseIntArray(const std::string& text) {
@@ -76,6 +86,7 @@ nlohmann::json SessionFinding::ToJson() const {
                       {"backend_start", backend_start},
                       {"seconds", seconds},
                       {"allowed", allowed},
+                      {"certain", certain},
                       {"actions", actions_json}};
   if (!table.table.empty()) {
     j["schema"] = table.schema;
@@ -119,7 +130,16 @@ absl::StatusOr<std::vector<SessionFinding>> SessionGuard::Check(
   std::vector<Row> rows;
   try {
     pqxx::nontransaction tx(conn);
-    for (const auto& r : tx.exec(kSessionsSql)) {
+    // Watched tables that exist, as a regclass array built from quoted names.
+    std::vector<std::string> regs;
+    for (const TableRef& t : watched) {
+      regs.push_back(absl::StrCat(
+          "to_regclass(",
+          tx.quote(absl::StrCat(conn.quote_name(t.schema), ".", conn.quote_name(t.table))), ")"));
+    }
+    const std::string sql = absl::StrCat(kSessionsSqlHead, "ARRAY[", absl::StrJoin(regs, ", "),
+                                         "]::oid[]", kSessionsSqlTail);
+    for (const auto& r : tx.exec(sql)) {
       Row row;
       row.info.pid = r[0].as<int>();
       row.info.role = r[1].as<std::string>();
@@ -134,6 +154,16 @@ absl::StatusOr<std::vector<SessionFinding>> SessionGuard::Check(
       row.info.query_age_seconds = r[10].as<double>();
       row.state_age = r[11].as<double>();
       row.blockers = ParseIntArray(r[12].as<std::string>());
+      for (absl::string_view item :
+           absl::StrSplit(r[13].as<std::string>(), ',', absl::SkipEmpty())) {
+        const size_t eq = item.rfind('=');
+        if (eq == absl::string_view::npos) continue;
+        row.locks.emplace_back(std::string(item.substr(0, eq)), std::string(item.substr(eq + 1)));
+      }
+      for (const auto& [rel, mode] : row.locks) {
+        if (!row.info.lock_modes.empty()) row.info.lock_modes += ",";
+        absl::StrAppend(&row.info.lock_modes, rel, "=", mode);
+      }
       rows.push_back(std::move(row));
     }
   } catch (const std::exception& e) {
@@ -180,6 +210,27 @@ absl::StatusOr<std::vector<SessionFinding>> SessionGuard::Check(
         break;
       }
     }
+    if (config_.inflight.enabled && in_xact && !aborted && mine.empty() &&
+        r.info.xact_age_seconds >= kUncertainMinAgeSeconds) {
+      // Locks alone: writes (or TRUNCATE / DROP / ALTER) earlier in a
+      // transaction that is still open, the statement no longer visible.
+      for (const auto& [rel, mode] : r.locks) {
+        if (mode != "RowExclusiveLock" && mode != "AccessExclusiveLock") continue;
+        const size_t dot = rel.find('.');
+        SessionFinding f;
+        f.kind = FindingKind::kDestructiveInFlight;
+        f.table = TableRef{rel.substr(0, dot), rel.substr(dot + 1)};
+        f.statement = mode == "AccessExclusiveLock"
+                          ? "uncommitted TRUNCATE, DROP or ALTER (AccessExclusiveLock held)"
+                          : "uncommitted writes (RowExclusiveLock held)";
+        f.certain = false;
+        f.seconds = r.info.xact_age_seconds;
+        f.allowed = Contains(config_.inflight.allowed_roles, r.info.role);
+        f.session = r.info;
+        mine.push_back(std::move(f));
+        break;
+      }
+    }
     if (config_.runaway.enabled) {
       const double idle_limit = absl::ToDoubleSeconds(config_.runaway.idle_in_transaction);
       const double stmt_limit = absl::ToDoubleSeconds(config_.runaway.statement);
@@ -214,7 +265,7 @@ absl::StatusOr<std::vector<SessionFinding>> SessionGuard::Check(
     // One enforcement sequence per backend and transaction, on the first
     // finding that may be acted on.
     for (SessionFinding& f : mine) {
-      if (f.allowed) continue;
+      if (f.allowed || !f.certain) continue;
       std::vector<TableRef> tables;
       if (!f.table.table.empty()) tables.push_back(f.table);
       Enforce(conn, target, r.xact_raw, &f, tables);

@@ -25,6 +25,10 @@ enum class FindingKind {
   kBlocking,             // others waiting on its locks beyond runaway.blocking
 };
 
+// kUncertainMinAge is how old an open transaction holding a write lock on a
+// watched table must be before it is reported as an uncertain finding.
+inline constexpr double kUncertainMinAgeSeconds = 2.0;
+
 // FindingKindName returns "destructive_in_flight", "idle_in_transaction",
 // "long_statement" or "blocking" (usable as an incident kind).
 const char* FindingKindName(FindingKind kind);
@@ -40,6 +44,12 @@ struct SessionFinding {
   std::vector<int> blocked_pids;
   // allowed: the role is in inflight.allowed_roles (reported, never acted on).
   bool allowed = false;
+  // certain: the destructive statement is visible in the session's query
+  // text. Uncertain findings come from locks alone (an open transaction,
+  // older than kUncertainMinAge, holding RowExclusiveLock or
+  // AccessExclusiveLock on a watched table while its visible statement is
+  // something else): reported, never acted on.
+  bool certain = true;
   // actions taken (or simulated, or refused) on this tick, if any.
   std::vector<ActionRecord> actions;
 

@@ -275,6 +275,13 @@ TEST_CASE("guards refuse superuser, protected, own, owner, low confidence, few r
   }
   CHECK(shop->HasPrivilege("cleaner", "public.customers", "DELETE"));
   CHECK(shop->HasPrivilege("batch_job", "public.customers", "DELETE"));
+  // The same incident again (the agent calls Act on every tick): nothing new.
+  CHECK((*rem)->Act(*agent, Request("inc-dba", HandAttribution("dba", 5000, 1.0))).empty());
+  CHECK(AuditLines(audit_path).size() == expected_lines);
+  const nlohmann::json status = (*rem)->Status();
+  CHECK(status["mode"] == "enforce");
+  CHECK(status["leader"] == true);
+  CHECK(status["recent"].size() == expected_lines);
   CHECK(CounterValue(registry, "nologin", "refused") == cases.size());
   CHECK(CounterValue(registry, "nologin", "done") == 0);
 }
@@ -314,6 +321,7 @@ TEST_CASE("rate limit: at most N roles per hour, audited", "[integration][remedi
   auto third = (*again)->Act(*agent, Request("inc-c", HandAttribution("r2", 5000, 1)));
   REQUIRE(third.size() == 1);
   CHECK(third[0].result == ActionResult::kRefused);
+  CHECK(third[0].id > second[0].id);  // audit ids continue across restarts
 
   // An hour after the first action the window has room again.
   clock.Advance(absl::Minutes(31));
@@ -365,6 +373,12 @@ TEST_CASE("two agents on one database: exactly one acts (advisory lock)",
         return l.ok() && *l;
       },
       10));
+  // A new incident: the new leader acts (the role is already NOLOGIN).
+  std::vector<ActionRecord> takeover =
+      (*rem_b)->Act(*conn_b, Request("inc-ha-2", HandAttribution("cleaner", 5000, 1)));
+  REQUIRE(takeover.size() == 3);
+  for (const ActionRecord& r : takeover) CHECK(r.result == ActionResult::kDone);
+  CHECK(absl::StrContains(takeover[0].reason, "already has NOLOGIN"));
 }
 
 std::string AclOf(Shop& shop) {

@@ -175,6 +175,33 @@ TEST_CASE("in-flight guard: dry-run simulates, a superuser is refused, both audi
   CHECK(audit[1].result == "dry_run");
 }
 
+TEST_CASE("locks alone: an open transaction holding a write lock is reported, not acted on",
+          "[integration][session_guard]") {
+  auto shop = Shop::Start(1000);
+  shop->AddRole("oops", "SELECT, DELETE");
+  auto agent = shop->AgentConnection();
+  const std::string audit_path = shop->tmp() + "/audit.log";
+  auto rem = Remediator::Create(Config(RemediationMode::kEnforce), "pgwarden", audit_path, nullptr,
+                                {}, RealClock::Get());
+  REQUIRE(rem.ok());
+  SessionGuard guard(Config(RemediationMode::kEnforce), rem->get(), RealClock::Get());
+  auto oops = shop->Connect("oops", "console");
+  pqxx::work tx(*oops);
+  tx.exec("DELETE FROM customers WHERE id <= 10");
+  tx.exec("SELECT 1");  // the DELETE is no longer the visible statement
+  auto f = FindUntil(guard, *agent, FindingKind::kDestructiveInFlight, "oops", 8);
+  REQUIRE(f.size() == 1);
+  CHECK_FALSE(f[0].certain);
+  CHECK(f[0].seconds >= kUncertainMinAgeSeconds);
+  CHECK(f[0].table.table == "customers");
+  CHECK(absl::StrContains(f[0].statement, "RowExclusiveLock"));
+  CHECK(absl::StrContains(f[0].session.lock_modes, "public.customers=RowExclusiveLock"));
+  CHECK(f[0].actions.empty());
+  CHECK(shop->SessionsOf("oops") == 1);
+  CHECK(AuditLines(audit_path).empty());
+  tx.abort();
+}
+
 TEST_CASE("runaway sessions: idle in transaction, long statement, blocking",
           "[integration][session_guard]") {
   auto shop = Shop::Start(100);
