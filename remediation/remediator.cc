@@ -644,6 +644,15 @@ ActionRecord Remediator::ActOnSession(pqxx::connection& conn, const SessionActio
   return Finish(request.incident_id, request.target, std::move(rec));
 }
 
+absl::StatusOr<AuditRecord> FindAuditRecord(const std::string& audit_path, int64_t action_id) {
+  absl::StatusOr<std::vector<AuditRecord>> all = AuditLog::ReadAll(audit_path);
+  if (!all.ok()) return all.status();
+  for (const AuditRecord& r : *all) {
+    if (r.id == action_id) return r;
+  }
+  return absl::NotFoundError(absl::StrCat("no action with id ", action_id, " in ", audit_path));
+}
+
 absl::StatusOr<AuditRecord> Undo(pqxx::connection& conn, const std::string& audit_path,
                                  int64_t action_id, const Clock* clock) {
   absl::StatusOr<std::shared_ptr<AuditLog>> audit = AuditLog::Open(audit_path);

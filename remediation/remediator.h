@@ -156,6 +156,10 @@ class Remediator {
 absl::StatusOr<AuditRecord> Undo(pqxx::connection& conn, const std::string& audit_path,
                                  int64_t action_id, const Clock* clock);
 
+// FindAuditRecord returns the record `action_id` of an audit file (so that
+// `pgwarden undo` can pick the target whose database to connect to).
+absl::StatusOr<AuditRecord> FindAuditRecord(const std::string& audit_path, int64_t action_id);
+
 // TableGrant is one privilege a role holds on a table (aclexplode).
 struct TableGrant {
   std::string privilege;  // INSERT, UPDATE, DELETE, TRUNCATE, ...

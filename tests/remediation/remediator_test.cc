@@ -420,6 +420,11 @@ TEST_CASE("undo restores login and grants exactly", "[integration][remediation]"
         "GRANT DELETE, INSERT ON TABLE \"public\".\"customers\" TO \"cleaner\"; GRANT TRUNCATE ON "
         "TABLE \"public\".\"customers\" TO \"cleaner\" WITH GRANT OPTION");
 
+  absl::StatusOr<AuditRecord> found = FindAuditRecord(audit_path, recs[2].id);
+  REQUIRE(found.ok());
+  CHECK(found->target == "shop");
+  CHECK(found->action == "revoke_writes");
+  CHECK(found->undo_sql == recs[2].undo_sql);
   FakeClock clock;
   // terminate cannot be undone.
   absl::StatusOr<AuditRecord> t = Undo(*agent, audit_path, recs[1].id, &clock);
