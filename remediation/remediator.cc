@@ -264,11 +264,15 @@ ActionRecord Remediator::Finish(const std::string& incident, const std::string& 
   recent_.push_back(rec);
   while (recent_.size() > 50) recent_.pop_front();
   if (family_ != nullptr) {
-    family_
-        ->Add({{"target", target},
-               {"action", ActionKindName(rec.action)},
-               {"result", ActionResultName(rec.result)}})
-        .Increment();
+    prometheus::Labels labels = {{"action", ActionKindName(rec.action)},
+                                 {"result", ActionResultName(rec.result)}};
+    // The target is a per-series label unless the caller made it constant.
+    if (family_->GetConstantLabels().count("target") == 0) labels["target"] = target;
+    try {
+      family_->Add(labels).Increment();
+    } catch (const std::exception& e) {
+      PGW_LOG(Error) << "pgwarden_remediation_actions_total: " << e.what();
+    }
   }
   const LogLevel level = rec.result == ActionResult::kFailed ? LogLevel::kError
                          : rec.result == ActionResult::kDone ? LogLevel::kWarning
