@@ -19,6 +19,9 @@ absl::StatusOr<DefaultOptions> ParseDefaultOptions(const DetectorParams& params)
   o.season_weight = r.Double("season_weight", o.season_weight, 0, 100);
   o.slow_factor = r.Double("slow_factor", o.slow_factor, 0, 1000);
   o.alert_z = r.Double("alert_z", o.alert_z, 0, 1e6);
+  o.record_cap = r.Double("record_cap", o.record_cap, 0, 1e12);
+  o.season_gate = r.Double("season_gate", o.season_gate, 0, 1e6);
+  o.season_min = static_cast<int>(r.Int("season_min", o.season_min, 2, 100000000));
   o.damp = r.Double("damp", o.damp, 0, 1);
   o.suppress = static_cast<int>(r.Int("suppress", o.suppress, 0, 1000000));
   o.warmup = static_cast<int>(r.Int("warmup", o.warmup, 2, 100000000));
@@ -45,6 +48,14 @@ void DefaultDetector::Reset() {
   peak_ = 0.0;
   peak_age_ = 0;
   seen_ = 0;
+}
+
+double DefaultDetector::Raise(double record, double dev, double decay) const {
+  // A record rises at most record_cap times per sample, so one huge event
+  // does not mask the next one for the record's whole half-life.
+  double capped =
+      options_.record_cap > 0 && record > 0 ? std::min(dev, record * options_.record_cap) : dev;
+  return std::max(capped, record * decay);
 }
 
 DetectorResult DefaultDetector::Update(absl::Time t, double value, double /*weight*/) {
@@ -77,6 +88,7 @@ DetectorResult DefaultDetector::Update(absl::Time t, double value, double /*weig
 
   // 2b. Deviation from the same time of the previous days (daily profile).
   double dev3 = 0.0;
+  bool seasonal_known = false;
   if (options_.season_weight > 0) {
     absl::Duration rem;
     int64_t slot = absl::IDivDuration(t - absl::UnixEpoch(), season_width_, &rem);
@@ -88,6 +100,7 @@ DetectorResult DefaultDetector::Update(absl::Time t, double value, double /*weig
       if (residuals_.size() >= 2) {
         double emed = residuals_.Quantile(0.5);
         dev3 = std::min(std::fabs(e - emed) / std::max(residuals_.Scale(), floor), options_.clip);
+        seasonal_known = residuals_.size() >= options_.season_min;
       }
       residuals_.Add(e);
     }
@@ -105,10 +118,16 @@ DetectorResult DefaultDetector::Update(absl::Time t, double value, double /*weig
   double r1 = record1_ > 0 ? dev / record1_ : 0.0;
   double r2 = record2_ > 0 ? dev2 / record2_ : 0.0;
   double r3 = record3_ > 0 ? dev3 / record3_ : 0.0;
-  record3_ = std::max(dev3, record3_ * decay);
+  record3_ = Raise(record3_, dev3, decay);
   if (dev3 < options_.min_dev) r3 = 0;
-  record1_ = std::max(dev, record1_ * decay);
-  record2_ = std::max(dev2, record2_ * decay);
+  if (seasonal_known && options_.season_gate > 0 && dev3 < options_.season_gate) {
+    // What happened at this time yesterday too is less surprising.
+    double g = dev3 / options_.season_gate;
+    r1 *= g;
+    r2 *= g;
+  }
+  record1_ = Raise(record1_, dev, decay);
+  record2_ = Raise(record2_, dev2, decay);
   if (dev < options_.min_dev) r1 = 0;
   if (dev2 < options_.min_dev) r2 = 0;
   if (options_.dev_power > 0) {
@@ -123,7 +142,7 @@ DetectorResult DefaultDetector::Update(absl::Time t, double value, double /*weig
     for (int i = 0; i < 3; ++i) {
       double q = slow_[i] > 0 ? devs[i] / slow_[i] : 0.0;
       *rs[i] = std::sqrt(*rs[i] * q);
-      slow_[i] = std::max(devs[i], slow_[i] * slow_decay);
+      slow_[i] = Raise(slow_[i], devs[i], slow_decay);
     }
   }
   double severity =

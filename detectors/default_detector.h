@@ -14,7 +14,7 @@ struct DefaultOptions {
   // window of recent samples for the robust (median / IQR) baseline.
   int window = 1000;
   // long_half_life (samples) of the decayed record each deviation is compared to.
-  double long_half_life = 250;
+  double long_half_life = 500;
   // clip bounds one deviation (in robust standard deviations).
   double clip = 1000.0;
   // z divides the record ratio: severity 1 (score 0.5) is a deviation z times
@@ -35,6 +35,13 @@ struct DefaultOptions {
   double slow_factor = 20.0;
   // alert_z: an alert also needs a deviation of this many robust stddevs.
   double alert_z = 8.0;
+  // record_cap: a record rises at most this factor per sample (0: no cap).
+  double record_cap = 2.0;
+  // season_gate: once the daily profile has season_min residuals, a
+  // deviation that matches the profile (within season_gate robust stddevs) has
+  // its other scores scaled down in proportion (0: off).
+  double season_gate = 6.0;
+  int season_min = 288;
   // damp multiplies scores below a recent peak.
   double damp = 0.5;
   // warmup samples during which the detector never alerts.
@@ -61,6 +68,7 @@ class DefaultDetector : public Detector {
   }
 
  private:
+  double Raise(double record, double dev, double decay) const;
   DefaultOptions options_;
   SlidingQuantiles window_;
   SlidingQuantiles diffs_;
