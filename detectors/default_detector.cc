@@ -15,7 +15,6 @@ absl::StatusOr<DefaultOptions> ParseDefaultOptions(const DetectorParams& params)
   o.z = r.Double("z", o.z, 0.1, 1e6);
   o.min_dev = r.Double("min_dev", o.min_dev, 0, 1e6);
   o.step_weight = r.Double("step_weight", o.step_weight, 0, 100);
-  o.dev_power = r.Double("dev_power", o.dev_power, 0, 10);
   o.season_weight = r.Double("season_weight", o.season_weight, 0, 100);
   o.slow_factor = r.Double("slow_factor", o.slow_factor, 0, 1000);
   o.alert_z = r.Double("alert_z", o.alert_z, 0, 1e6);
@@ -89,6 +88,7 @@ DetectorResult DefaultDetector::Update(absl::Time t, double value, double /*weig
   // 2b. Deviation from the same time of the previous days (daily profile).
   double dev3 = 0.0;
   bool seasonal_known = false;
+  double gate_dev = 0.0;
   if (options_.season_weight > 0) {
     absl::Duration rem;
     int64_t slot = absl::IDivDuration(t - absl::UnixEpoch(), season_width_, &rem);
@@ -101,6 +101,7 @@ DetectorResult DefaultDetector::Update(absl::Time t, double value, double /*weig
         double emed = residuals_.Quantile(0.5);
         dev3 = std::min(std::fabs(e - emed) / std::max(residuals_.Scale(), floor), options_.clip);
         seasonal_known = residuals_.size() >= options_.season_min;
+        gate_dev = dev3;
       }
       residuals_.Add(e);
     }
@@ -120,9 +121,9 @@ DetectorResult DefaultDetector::Update(absl::Time t, double value, double /*weig
   double r3 = record3_ > 0 ? dev3 / record3_ : 0.0;
   record3_ = Raise(record3_, dev3, decay);
   if (dev3 < options_.min_dev) r3 = 0;
-  if (seasonal_known && options_.season_gate > 0 && dev3 < options_.season_gate) {
+  if (seasonal_known && options_.season_gate > 0 && gate_dev < options_.season_gate) {
     // What happened at this time yesterday too is less surprising.
-    double g = dev3 / options_.season_gate;
+    double g = gate_dev / options_.season_gate;
     r1 *= g;
     r2 *= g;
   }
@@ -130,10 +131,6 @@ DetectorResult DefaultDetector::Update(absl::Time t, double value, double /*weig
   record2_ = Raise(record2_, dev2, decay);
   if (dev < options_.min_dev) r1 = 0;
   if (dev2 < options_.min_dev) r2 = 0;
-  if (options_.dev_power > 0) {
-    r1 *= std::pow(dev, options_.dev_power);
-    r2 *= std::pow(dev2, options_.dev_power);
-  }
   if (options_.slow_factor > 0) {
     // A second, slower record: an event must also stand out over a longer past.
     double slow_decay = std::exp2(-1.0 / (options_.long_half_life * options_.slow_factor));
@@ -145,8 +142,10 @@ DetectorResult DefaultDetector::Update(absl::Time t, double value, double /*weig
       slow_[i] = Raise(slow_[i], devs[i], slow_decay);
     }
   }
-  double severity =
-      std::max({r1, options_.step_weight * r2, options_.season_weight * r3}) / options_.z;
+  r2 *= options_.step_weight;
+  r3 *= options_.season_weight;
+  double severity = std::max({r1, r2, r3});
+  severity /= options_.z;
 
   // 4. Peak suppression: one detection per event.
   if (options_.suppress > 0) {

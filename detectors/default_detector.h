@@ -26,8 +26,6 @@ struct DefaultOptions {
   double min_dev = 3.0;
   // step_weight scales the score of a jump from the previous value.
   double step_weight = 1.0;
-  // dev_power weighs the record ratio by deviation^dev_power.
-  double dev_power = 0.0;
   // season_weight scales the score of a deviation from the daily profile.
   double season_weight = 1.0;
   // slow_factor: if > 0, each ratio is the geometric mean of the ratios to a
