@@ -71,7 +71,8 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentConfig config, Clock* 
       });
   for (const TargetConfig& t : cfg.targets) {
     agent->loops_.push_back(std::make_unique<TargetLoop>(cfg, t, *factories, agent->metrics_.get(),
-                                                         agent->incidents_.get(), clock));
+                                                         agent->incidents_.get(),
+                                                         agent->registry_.get(), clock));
   }
   return agent;
 }

@@ -89,9 +89,11 @@ Alert IncidentManager::MakeAlert(const Incident& inc, AlertAction action) const 
   return a;
 }
 
-void IncidentManager::Observe(const std::string& target, const std::vector<SignalEvent>& events) {
+std::vector<Incident> IncidentManager::Observe(const std::string& target,
+                                               const std::vector<SignalEvent>& events) {
   std::vector<Alert> alerts;
   std::vector<Incident> changed;
+  std::map<int64_t, Incident> touched;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const SignalEvent& ev : events) {
@@ -129,6 +131,7 @@ void IncidentManager::Observe(const std::string& target, const std::vector<Signa
         page = true;
       }
       inc.details[ev.kind] = ev.figures;
+      touched[inc.id] = inc;
       if (page) {
         alerts.push_back(MakeAlert(inc, AlertAction::kTrigger));
         changed.push_back(inc);
@@ -141,6 +144,9 @@ void IncidentManager::Observe(const std::string& target, const std::vector<Signa
   for (const Incident& inc : changed) {
     if (on_change_) on_change_(inc);
   }
+  std::vector<Incident> out;
+  for (auto& [id, inc] : touched) out.push_back(std::move(inc));
+  return out;
 }
 
 void IncidentManager::Annotate(int64_t id, const std::string& key, const nlohmann::json& details,

@@ -72,8 +72,9 @@ class IncidentManager {
   void set_on_change(Hook hook) { on_change_ = std::move(hook); }
   void set_metrics_hook(MetricsHook hook) { metrics_hook_ = std::move(hook); }
 
-  // Observe feeds the events one target produced at one tick.
-  void Observe(const std::string& target, const std::vector<SignalEvent>& events);
+  // Observe feeds the events one target produced at one tick and returns a
+  // copy of each incident they touched.
+  std::vector<Incident> Observe(const std::string& target, const std::vector<SignalEvent>& events);
   // Tick resolves incidents whose signals have been quiet for resolve_after.
   void Tick(absl::Time now);
   // Annotate merges `details` under `key` into an open incident's details

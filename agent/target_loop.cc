@@ -41,7 +41,7 @@ struct TargetLoopSeries {
 
 TargetLoop::TargetLoop(const AgentConfig& config, const TargetConfig& target,
                        DetectorFactories factories, AgentMetrics* metrics,
-                       IncidentManager* incidents, Clock* clock)
+                       IncidentManager* incidents, prometheus::Registry* registry, Clock* clock)
     : config_(config),
       target_(target),
       metrics_(metrics),
@@ -53,6 +53,7 @@ TargetLoop::TargetLoop(const AgentConfig& config, const TargetConfig& target,
              [this](const std::string& schema, const std::string& table, absl::Time t) {
                return InMaintenance(config_.maintenance, target_.name, schema, table, t);
              }),
+      responder_(config, target, registry, metrics->ConstLabels(), incidents, clock),
       up_(metrics->up.Add({{"target", target.name}})),
       duration_(metrics->sample_duration.Add({{"target", target.name}},
                                              AgentMetrics::SampleDurationBuckets())),
@@ -136,6 +137,10 @@ void TargetLoop::RunOnce() {
   }
   WatchResult result = watch_.Process(*snap);
   PublishTables(result);
+  if (pqxx::connection* conn = sampler_.connection()) {
+    responder_.Observe(*conn);
+    if (!result.events.empty()) responder_.Enrich(*conn, &result.events, &result.suppressed);
+  }
   TargetLoopSeries& series = *series_;
   if (series.commits == nullptr) {
     series.commits = &metrics_->xact_commit.Add({{"target", target_.name}});
@@ -160,7 +165,7 @@ void TargetLoop::RunOnce() {
     metrics_->suppressed.Add({{"target", target_.name}, {"reason", "counter_reset"}})
         .Increment(result.counter_resets);
   }
-  if (!result.events.empty()) incidents_->Observe(target_.name, result.events);
+  if (!result.events.empty()) responder_.Respond(incidents_->Observe(target_.name, result.events));
   incidents_->Tick(clock_->Now());
 
   up_.Set(1);

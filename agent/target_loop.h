@@ -10,6 +10,7 @@
 
 #include "agent/config.h"
 #include "agent/incidents.h"
+#include "agent/responder.h"
 #include "agent/table_watch.h"
 #include "core/clock.h"
 #include "exporters/agent_metrics.h"
@@ -27,7 +28,8 @@ struct TargetLoopSeries;
 class TargetLoop {
  public:
   TargetLoop(const AgentConfig& config, const TargetConfig& target, DetectorFactories factories,
-             AgentMetrics* metrics, IncidentManager* incidents, Clock* clock);
+             AgentMetrics* metrics, IncidentManager* incidents, prometheus::Registry* registry,
+             Clock* clock);
   ~TargetLoop();
 
   void Start();
@@ -48,6 +50,7 @@ class TargetLoop {
   Clock* clock_;
   PgSampler sampler_;
   TargetWatch watch_;
+  Responder responder_;
   prometheus::Gauge& up_;
   prometheus::Histogram& duration_;
 

@@ -34,11 +34,20 @@ class LogMessage {
 
 }  // namespace pgwarden
 
-#define PGW_LOG(level)                                                 \
-  if (!::pgwarden::LogEnabled(::pgwarden::LogLevel::k##level)) {       \
-  } else                                                               \
-    ::pgwarden::internal::LogMessage(::pgwarden::LogLevel::k##level,   \
-                                     __FILE__, __LINE__)               \
-        .stream()
+namespace pgwarden::internal {
+// Voidify turns the streamed expression into void so PGW_LOG can be a
+// conditional expression (safe inside an unbraced if/else).
+struct Voidify {
+  void operator&(std::ostream&) {}
+};
+}  // namespace pgwarden::internal
+
+#define PGW_LOG(level)                                                     \
+  !::pgwarden::LogEnabled(::pgwarden::LogLevel::k##level)                  \
+      ? (void)0                                                            \
+      : ::pgwarden::internal::Voidify() &                                  \
+            ::pgwarden::internal::LogMessage(::pgwarden::LogLevel::k##level, \
+                                             __FILE__, __LINE__)           \
+                .stream()
 
 #endif  // PGWARDEN_CORE_LOG_H_

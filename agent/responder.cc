@@ -1,0 +1,180 @@
+#include "agent/responder.h"
+
+#include <algorithm>
+#include <pqxx/pqxx>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "core/log.h"
+
+namespace pgwarden {
+namespace {
+
+bool IsRowRemoval(const std::string& kind) {
+  return kind == kKindRowLoss || kind == kKindDeleteSpike || kind == kKindTruncate;
+}
+
+int64_t RowsDropped(const SignalEvent& ev) {
+  const nlohmann::json& f = ev.figures;
+  if (f.contains("rows_lost")) return f["rows_lost"].get<int64_t>();
+  if (f.contains("rows_before") && f.contains("rows_now")) {
+    return f["rows_before"].get<int64_t>() - f["rows_now"].get<int64_t>();
+  }
+  if (f.contains("deleted_in_interval")) return f["deleted_in_interval"].get<int64_t>();
+  return 0;
+}
+
+}  // namespace
+
+Responder::Responder(const AgentConfig& config, const TargetConfig& target,
+                     prometheus::Registry* registry, const prometheus::Labels& const_labels,
+                     IncidentManager* incidents, Clock* clock)
+    : config_(config),
+      target_(target),
+      registry_(registry),
+      const_labels_(const_labels),
+      incidents_(incidents),
+      clock_(clock),
+      attributor_(clock) {}
+
+Responder::~Responder() {
+  remediator_.reset();
+  if (conn_) {
+    try {
+      conn_->disconnect();
+    } catch (const std::exception&) {
+    }
+  }
+}
+
+void Responder::Observe(pqxx::connection& conn) {
+  absl::Status s = attributor_.Observe(conn);
+  if (!s.ok()) PGW_LOG(Debug) << "target " << target_.name << ": attribution baseline: " << s;
+}
+
+void Responder::Enrich(pqxx::connection& conn, std::vector<SignalEvent>* events,
+                       std::vector<std::pair<SignalEvent, std::string>>* suppressed) {
+  std::vector<SignalEvent> kept;
+  for (SignalEvent& ev : *events) {
+    if (ev.table.empty() || !IsRowRemoval(ev.kind)) {
+      kept.push_back(std::move(ev));
+      continue;
+    }
+    const std::string key = absl::StrCat(ev.schema, ".", ev.table);
+    const absl::Time now = clock_->Now();
+    auto it = cache_.find(key);
+    if (it == cache_.end() || now - it->second.at > absl::Seconds(2)) {
+      AttributionRequest req;
+      req.schema = ev.schema;
+      req.table = ev.table;
+      req.oid = ev.oid;
+      req.rows_dropped = std::max<int64_t>(1, RowsDropped(ev));
+      req.since = ev.time - absl::Seconds(10);
+      absl::StatusOr<Attribution> a = attributor_.Attribute(conn, req);
+      if (!a.ok()) {
+        PGW_LOG(Warning) << "target " << target_.name << ": cannot attribute " << key << ": "
+                         << a.status().message();
+        kept.push_back(std::move(ev));
+        continue;
+      }
+      it = cache_.insert_or_assign(key, Cached{std::move(*a), now}).first;
+    }
+    const Attribution& attr = it->second.attribution;
+    ev.figures["attribution"] = attr.ToJson();
+    const Culprit* top = attr.Top();
+    if (top != nullptr) {
+      absl::StrAppend(&ev.description, "; by role ", top->role,
+                      top->application.empty() ? "" : absl::StrCat(" (", top->application, ")"),
+                      top->client.empty() ? "" : absl::StrCat(" from ", top->client),
+                      absl::StrFormat(", confidence %.2f", attr.confidence));
+      const auto& allowed = config_.maintenance.allowed_roles;
+      if (std::find(allowed.begin(), allowed.end(), top->role) != allowed.end() &&
+          top->confidence >= config_.remediation.min_confidence) {
+        suppressed->emplace_back(std::move(ev), "allowed_role");
+        continue;
+      }
+    }
+    kept.push_back(std::move(ev));
+  }
+  *events = std::move(kept);
+}
+
+bool Responder::EnsureRemediator() {
+  if (remediator_ && conn_ && conn_->is_open()) return true;
+  const absl::Time now = clock_->Now();
+  if (now < next_connect_) return false;
+  next_connect_ = now + absl::Seconds(5);
+  try {
+    conn_ = std::make_unique<pqxx::connection>(
+        absl::StrCat(target_.dsn, " application_name=pgwarden-remediation connect_timeout=",
+                     std::max<int64_t>(1, absl::ToInt64Seconds(target_.connect_timeout))));
+    pqxx::nontransaction tx(*conn_);
+    const std::string role = tx.exec1("SELECT current_user")[0].as<std::string>();
+    tx.commit();
+    if (!remediator_) {
+      absl::StatusOr<std::unique_ptr<Remediator>> r = Remediator::Create(
+          config_.remediation, role, config_.remediation.AuditPath(config_.state_dir), registry_,
+          const_labels_, clock_);
+      if (!r.ok()) {
+        PGW_LOG(Error) << "target " << target_.name << ": remediation unavailable: " << r.status();
+        return false;
+      }
+      remediator_ = std::move(*r);
+    }
+    return true;
+  } catch (const std::exception& e) {
+    PGW_LOG(Warning) << "target " << target_.name << ": remediation connection failed: "
+                     << e.what();
+    conn_.reset();
+    return false;
+  }
+}
+
+void Responder::Respond(const std::vector<Incident>& touched) {
+  if (config_.remediation.mode == RemediationMode::kOff) return;
+  for (const Incident& inc : touched) {
+    if (inc.table.empty()) continue;
+    auto cached = cache_.find(inc.object);
+    if (cached == cache_.end() || cached->second.attribution.culprits.empty()) continue;
+    const Attribution& attr = cached->second.attribution;
+    const absl::Time now = clock_->Now();
+    bool due = false;
+    for (const Culprit& c : attr.culprits) {
+      auto a = attempts_.find({inc.id, c.role});
+      if (a == attempts_.end() || (!a->second.acted && now - a->second.at >= absl::Seconds(5))) {
+        due = true;
+      }
+    }
+    if (!due || !EnsureRemediator()) continue;
+    RemediationRequest req;
+    req.incident_id = absl::StrCat(inc.id);
+    req.target = target_.name;
+    req.tables = {TableRef{inc.schema, inc.table}};
+    req.attribution = attr;
+    req.rows_dropped = attr.rows_dropped;
+    std::vector<ActionRecord> records = remediator_->Act(*conn_, req);
+    nlohmann::json actions = nlohmann::json::array();
+    std::vector<std::string> done;
+    for (const Culprit& c : attr.culprits) attempts_[{inc.id, c.role}].at = now;
+    for (const ActionRecord& rec : records) {
+      actions.push_back(rec.ToJson());
+      if (rec.result == ActionResult::kDone || rec.result == ActionResult::kDryRun) {
+        attempts_[{inc.id, rec.role}].acted = true;
+        done.push_back(absl::StrCat(rec.result == ActionResult::kDryRun ? "would run " : "",
+                                    ActionKindName(rec.action), " on ", rec.role,
+                                    rec.id > 0 ? absl::StrCat(" (undo: pgwarden undo ", rec.id, ")")
+                                               : ""));
+      }
+      PGW_LOG(Warning) << "remediation " << ActionKindName(rec.action) << " " << rec.role << ": "
+                       << ActionResultName(rec.result)
+                       << (rec.reason.empty() ? "" : absl::StrCat(" (", rec.reason, ")"))
+                       << (rec.sql.empty() ? "" : absl::StrCat(": ", rec.sql));
+    }
+    if (!records.empty()) {
+      incidents_->Annotate(inc.id, "remediation", actions, absl::StrJoin(done, ", "));
+    }
+  }
+}
+
+}  // namespace pgwarden

@@ -1,0 +1,72 @@
+#ifndef PGWARDEN_AGENT_RESPONDER_H_
+#define PGWARDEN_AGENT_RESPONDER_H_
+
+#include <map>
+#include <memory>
+#include <pqxx/connection>
+#include <string>
+#include <vector>
+
+#include "agent/config.h"
+#include "agent/incidents.h"
+#include "agent/table_watch.h"
+#include "core/clock.h"
+#include "prometheus/registry.h"
+#include "remediation/attribution.h"
+#include "remediation/remediator.h"
+
+namespace pgwarden {
+
+// Responder is a target's answer to what its TargetWatch saw: it names the
+// culprit of each table event (attribution, before the page goes out so the
+// first page already names the role), silences roles the operator allowed,
+// and hands incidents to the guarded Remediator. Runs on the target's loop
+// thread; remediation uses its own connection (the advisory lock that elects
+// the acting agent lives on it).
+class Responder {
+ public:
+  Responder(const AgentConfig& config, const TargetConfig& target, prometheus::Registry* registry,
+            const prometheus::Labels& const_labels, IncidentManager* incidents, Clock* clock);
+  ~Responder();
+
+  // Observe keeps the pg_stat_statements baselines (cheap; every tick).
+  void Observe(pqxx::connection& conn);
+  // Enrich attributes each table event; events by allowed roles move to
+  // `suppressed` with reason "allowed_role".
+  void Enrich(pqxx::connection& conn, std::vector<SignalEvent>* events,
+              std::vector<std::pair<SignalEvent, std::string>>* suppressed);
+  // Respond runs remediation for incidents that just fired with a culprit.
+  void Respond(const std::vector<Incident>& touched);
+
+ private:
+  bool EnsureRemediator();
+
+  const AgentConfig& config_;
+  TargetConfig target_;
+  prometheus::Registry* registry_;
+  prometheus::Labels const_labels_;
+  IncidentManager* incidents_;
+  Clock* clock_;
+  Attributor attributor_;
+  // Latest attribution per table ("schema.table"), reused for 2 s.
+  struct Cached {
+    Attribution attribution;
+    absl::Time at;
+  };
+  std::map<std::string, Cached> cache_;
+  std::unique_ptr<pqxx::connection> conn_;
+  std::unique_ptr<Remediator> remediator_;
+  absl::Time next_connect_ = absl::InfinitePast();
+  // Per (incident id, role): whether an action was taken (done or dry run)
+  // and when it was last tried. Acted-on culprits are not acted on again;
+  // refused ones are retried at most every 5 s while the incident fires.
+  struct Attempt {
+    bool acted = false;
+    absl::Time at;
+  };
+  std::map<std::pair<int64_t, std::string>, Attempt> attempts_;
+};
+
+}  // namespace pgwarden
+
+#endif  // PGWARDEN_AGENT_RESPONDER_H_
