@@ -106,12 +106,10 @@ void Agent::Stop() {
 std::string Agent::StatusJson() const {
   nlohmann::json targets = nlohmann::json::array();
   for (const auto& loop : loops_) targets.push_back(loop->StatusJson());
-  nlohmann::json j = {{"version", kPgwardenVersion},
-                      {"environment", config_.environment},
-                      {"instance", config_.instance},
-                      {"interval_seconds", absl::ToDoubleSeconds(config_.interval)},
-                      {"targets", targets},
-                      {"incidents", incidents_->StatusJson()}};
+  nlohmann::json j = {
+      {"version", kPgwardenVersion},  {"environment", config_.environment},
+      {"instance", config_.instance}, {"interval_seconds", absl::ToDoubleSeconds(config_.interval)},
+      {"targets", targets},           {"incidents", incidents_->StatusJson()}};
   return j.dump(2);
 }
 

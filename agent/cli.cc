@@ -154,8 +154,7 @@ int CheckCommand(const ParsedArgs& args) {
       continue;
     }
     std::cout << "target " << t.name << ": connected to database " << snap->database << ", "
-              << snap->tables.size() << " of " << snap->all_oids.size()
-              << " user tables watched\n";
+              << snap->tables.size() << " of " << snap->all_oids.size() << " user tables watched\n";
     std::vector<std::string> missing;
     try {
       missing = MissingSamplerPrivileges(*sampler.connection());

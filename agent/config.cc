@@ -29,8 +29,8 @@ bool ValidName(const std::string& s) {
 
 void ParseTarget(const ConfigNode& node, std::set<std::string>* names, TargetConfig* t) {
   if (!node.ExpectMap(true)) return;
-  node.CheckKeys({"name", "dsn", "dsn_env", "dsn_file", "tables", "connect_timeout",
-                  "statement_timeout"});
+  node.CheckKeys(
+      {"name", "dsn", "dsn_env", "dsn_file", "tables", "connect_timeout", "statement_timeout"});
   t->name = node.GetRequiredString("name");
   if (!t->name.empty()) {
     if (!ValidName(t->name)) {

@@ -2,9 +2,8 @@
 // agent, a local pager, and the cleanup script run against the wrong
 // database. Everything runs on 127.0.0.1 and is removed at the end.
 
-#include <signal.h>
-
 #include <httplib.h>
+#include <signal.h>
 
 #include <atomic>
 #include <fstream>
@@ -107,7 +106,8 @@ int DemoCommand(const ParsedArgs& args) {
       pages.push_back(ev);
     }
     const std::string action = ev.value("event_action", "?");
-    std::string line = absl::StrCat(">>> PAGE (", action, ") dedup_key=", ev.value("dedup_key", ""));
+    std::string line =
+        absl::StrCat(">>> PAGE (", action, ") dedup_key=", ev.value("dedup_key", ""));
     if (ev.contains("payload")) {
       absl::StrAppend(&line, "\n              ", ev["payload"].value("severity", ""), ": ",
                       ev["payload"].value("summary", ""));
@@ -166,8 +166,7 @@ int DemoCommand(const ParsedArgs& args) {
   churn.Start();
   Say("normal shop traffic running (inserts, updates, small deletes, a few errors) ...");
   const std::vector<std::string> wanted = {"pgwarden_up{", "pgwarden_table_rows{",
-                                           "pgwarden_anomaly_score{",
-                                           "pgwarden_incidents_total{",
+                                           "pgwarden_anomaly_score{", "pgwarden_incidents_total{",
                                            "pgwarden_remediation_actions_total{"};
   int rc = kExitOk;
   pid_t job = -1;
@@ -192,7 +191,9 @@ int DemoCommand(const ParsedArgs& args) {
       std::lock_guard<std::mutex> lock(pages_mu);
       if (!pages.empty() && !paged) {
         paged = true;
-        Say(absl::StrCat("paged ", absl::FormatDuration(absl::Trunc(absl::Now() - incident_start, absl::Milliseconds(100))),
+        Say(absl::StrCat("paged ",
+                         absl::FormatDuration(
+                             absl::Trunc(absl::Now() - incident_start, absl::Milliseconds(100))),
                          " after the script started"));
       }
     }
@@ -208,7 +209,8 @@ int DemoCommand(const ParsedArgs& args) {
   if (left.ok()) Say(absl::StrCat("customers left: ", *left, " (the table started with 200,000+)"));
   auto login = (*pg)->Psql("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'cleanup_job'");
   if (login.ok()) Say(absl::StrCat("cleanup_job can log in: ", *login == "t" ? "yes" : "no"));
-  std::cout << "\nFinal status (" << "http://127.0.0.1:" << port << "/status):\n"
+  std::cout << "\nFinal status ("
+            << "http://127.0.0.1:" << port << "/status):\n"
             << (*agent)->StatusJson() << "\n";
   (*agent)->Stop();
   pager.stop();

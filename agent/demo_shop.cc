@@ -17,8 +17,11 @@ absl::Status CreateShop(const LocalPostgres& pg, int64_t customers) {
       "CREATE ROLE pgwarden LOGIN CREATEROLE;"
       "GRANT pg_monitor, pg_signal_backend TO pgwarden;"
       "GRANT shop_owner TO pgwarden;"
-      "CREATE ROLE app LOGIN PASSWORD '", kAppPassword, "';"
-      "CREATE ROLE cleanup_job LOGIN PASSWORD '", kCleanupPassword, "';");
+      "CREATE ROLE app LOGIN PASSWORD '",
+      kAppPassword,
+      "';"
+      "CREATE ROLE cleanup_job LOGIN PASSWORD '",
+      kCleanupPassword, "';");
   if (auto r = pg.Psql(roles); !r.ok()) return r.status();
   // CREATE DATABASE cannot share psql's implicit transaction.
   if (auto r = pg.Psql("CREATE DATABASE shop OWNER shop_owner"); !r.ok()) return r.status();
@@ -29,9 +32,12 @@ absl::Status CreateShop(const LocalPostgres& pg, int64_t customers) {
       "CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id bigint NOT NULL,"
       " amount numeric(10,2) NOT NULL, created_at timestamptz NOT NULL DEFAULT now());"
       "INSERT INTO customers (name, email) SELECT 'customer ' || g, 'c' || g || '@example.com'"
-      " FROM generate_series(1, ", customers, ") g;"
-      "INSERT INTO orders (customer_id, amount) SELECT 1 + (g % ", customers,
-      "), (g % 500) + 0.99 FROM generate_series(1, ", customers / 4 + 1, ") g;"
+      " FROM generate_series(1, ",
+      customers,
+      ") g;"
+      "INSERT INTO orders (customer_id, amount) SELECT 1 + (g % ",
+      customers, "), (g % 500) + 0.99 FROM generate_series(1, ", customers / 4 + 1,
+      ") g;"
       "GRANT SELECT, INSERT, UPDATE, DELETE ON customers, orders TO app, cleanup_job;"
       "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO app, cleanup_job;"
       "RESET ROLE;"
@@ -54,14 +60,28 @@ std::string CleanupScriptSql(const std::string& table, int batches, int batch,
 }
 
 absl::StatusOr<pid_t> StartCleanupJob(const LocalPostgres& pg, const std::string& script_sql) {
-  const std::string path = absl::StrCat(pg.dir(), "/cleanup-", absl::ToUnixNanos(absl::Now()), ".sql");
+  const std::string path =
+      absl::StrCat(pg.dir(), "/cleanup-", absl::ToUnixNanos(absl::Now()), ".sql");
   std::ofstream out(path);
   out << script_sql;
   out.close();
   if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
   ProcessOptions p;
-  p.argv = {"/usr/lib/postgresql/15/bin/psql", "-X", "-q", "-o", "/dev/null", "-h", "127.0.0.1",
-            "-p", absl::StrCat(pg.port()), "-U", kCleanupRole, "-d", kShopDatabase, "-f", path};
+  p.argv = {"/usr/lib/postgresql/15/bin/psql",
+            "-X",
+            "-q",
+            "-o",
+            "/dev/null",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            absl::StrCat(pg.port()),
+            "-U",
+            kCleanupRole,
+            "-d",
+            kShopDatabase,
+            "-f",
+            path};
   p.env = {absl::StrCat("PGPASSWORD=", kCleanupPassword), "PGAPPNAME=nightly-cleanup"};
   p.stderr_path = path + ".log";
   return SpawnProcess(p);
@@ -90,13 +110,14 @@ void ChurnWorkload::Run() {
         tx.exec("INSERT INTO customers (name, email) VALUES ('new', 'new@example.com')");
         tx.exec("INSERT INTO orders (customer_id, amount) VALUES (1, 9.99)");
       } else if (kind < 75) {
-        tx.exec(absl::StrCat("UPDATE customers SET name = 'renamed' WHERE id = ",
-                             1 + rng() % 100000));
+        tx.exec(
+            absl::StrCat("UPDATE customers SET name = 'renamed' WHERE id = ", 1 + rng() % 100000));
       } else if (kind < 97) {
         // Small deletes of a few recent rows: normal churn.
-        tx.exec(absl::StrCat("DELETE FROM orders WHERE id IN (SELECT id FROM orders ORDER BY id "
-                             "DESC LIMIT ",
-                             1 + rng() % 5, ")"));
+        tx.exec(
+            absl::StrCat("DELETE FROM orders WHERE id IN (SELECT id FROM orders ORDER BY id "
+                         "DESC LIMIT ",
+                         1 + rng() % 5, ")"));
       } else {
         tx.exec("SELECT 1/0");  // an application error: a rollback
       }

@@ -35,19 +35,19 @@ std::string Fnv1a(const std::string& s) {
 }
 
 nlohmann::json IncidentJson(const Incident& inc) {
-  nlohmann::json j = {{"id", inc.id},
-                      {"dedup_key", inc.dedup_key},
-                      {"target", inc.target},
-                      {"object", inc.object},
-                      {"kind", inc.kind},
-                      {"kinds", inc.kinds},
-                      {"severity", SeverityName(inc.severity)},
-                      {"open", inc.open},
-                      {"opened", absl::FormatTime(absl::RFC3339_sec, inc.opened, absl::UTCTimeZone())},
-                      {"last_fired",
-                       absl::FormatTime(absl::RFC3339_sec, inc.last_fired, absl::UTCTimeZone())},
-                      {"summary", inc.summary},
-                      {"details", inc.details}};
+  nlohmann::json j = {
+      {"id", inc.id},
+      {"dedup_key", inc.dedup_key},
+      {"target", inc.target},
+      {"object", inc.object},
+      {"kind", inc.kind},
+      {"kinds", inc.kinds},
+      {"severity", SeverityName(inc.severity)},
+      {"open", inc.open},
+      {"opened", absl::FormatTime(absl::RFC3339_sec, inc.opened, absl::UTCTimeZone())},
+      {"last_fired", absl::FormatTime(absl::RFC3339_sec, inc.last_fired, absl::UTCTimeZone())},
+      {"summary", inc.summary},
+      {"details", inc.details}};
   if (!inc.open) {
     j["resolved"] = absl::FormatTime(absl::RFC3339_sec, inc.resolved_at, absl::UTCTimeZone());
   }
@@ -78,10 +78,10 @@ Alert IncidentManager::MakeAlert(const Incident& inc, AlertAction action) const 
   a.kind = inc.kind;
   a.incident_id = inc.id;
   a.timestamp = action == AlertAction::kTrigger ? inc.last_fired : inc.resolved_at;
-  a.summary = action == AlertAction::kTrigger
-                  ? absl::StrCat("[", options_.environment, "] ", inc.target, ": ", inc.summary)
-                  : absl::StrCat("[", options_.environment, "] ", inc.target, ": resolved: ",
-                                 inc.summary);
+  a.summary =
+      action == AlertAction::kTrigger
+          ? absl::StrCat("[", options_.environment, "] ", inc.target, ": ", inc.summary)
+          : absl::StrCat("[", options_.environment, "] ", inc.target, ": resolved: ", inc.summary);
   a.details = inc.details;
   a.details["incident_id"] = inc.id;
   a.details["kinds"] = inc.kinds;
@@ -115,8 +115,8 @@ std::vector<Incident> IncidentManager::Observe(const std::string& target,
         it = open_.emplace(key, std::move(inc)).first;
         page = true;
         if (metrics_hook_) metrics_hook_(target, ev.kind, true, +1);
-        PGW_LOG(Warning) << "incident " << it->second.id << " opened on " << target << " "
-                         << object << ": " << ev.description;
+        PGW_LOG(Warning) << "incident " << it->second.id << " opened on " << target << " " << object
+                         << ": " << ev.description;
       }
       Incident& inc = it->second;
       inc.last_fired = ev.time;
@@ -207,7 +207,8 @@ nlohmann::json IncidentManager::StatusJson() const {
   nlohmann::json open = nlohmann::json::array();
   for (const auto& [k, inc] : open_) open.push_back(IncidentJson(inc));
   nlohmann::json resolved = nlohmann::json::array();
-  for (auto it = history_.rbegin(); it != history_.rend(); ++it) resolved.push_back(IncidentJson(*it));
+  for (auto it = history_.rbegin(); it != history_.rend(); ++it)
+    resolved.push_back(IncidentJson(*it));
   return {{"open", open}, {"resolved", resolved}};
 }
 

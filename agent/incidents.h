@@ -63,9 +63,8 @@ class IncidentManager {
   // Hook is told about an incident after it opened or changed.
   using Hook = std::function<void(const Incident&)>;
   // MetricsHook is told (kind, +1/-1 active, opened?) to keep gauges.
-  using MetricsHook =
-      std::function<void(const std::string& target, const std::string& kind, bool opened,
-                         int active_delta)>;
+  using MetricsHook = std::function<void(const std::string& target, const std::string& kind,
+                                         bool opened, int active_delta)>;
 
   IncidentManager(IncidentManagerOptions options, Notifier* notifier);
 

@@ -60,9 +60,8 @@ int main(int argc, char** argv) {
   };
   auto it = commands.find(cmd);
   if (it == commands.end()) return Usage(absl::StrCat("unknown command \"", cmd, "\""));
-  absl::StatusOr<pgwarden::ParsedArgs> parsed =
-      pgwarden::ParseArgs(rest, it->second.value_flags, it->second.bool_flags,
-                          it->second.positional);
+  absl::StatusOr<pgwarden::ParsedArgs> parsed = pgwarden::ParseArgs(
+      rest, it->second.value_flags, it->second.bool_flags, it->second.positional);
   if (!parsed.ok()) return Usage(absl::StrCat(cmd, ": ", parsed.status().message()));
   if (parsed->Has("help")) {
     std::cout << kUsage;

@@ -124,8 +124,8 @@ bool Responder::EnsureRemediator() {
     }
     return true;
   } catch (const std::exception& e) {
-    PGW_LOG(Warning) << "target " << target_.name << ": remediation connection failed: "
-                     << e.what();
+    PGW_LOG(Warning) << "target " << target_.name
+                     << ": remediation connection failed: " << e.what();
     conn_.reset();
     return false;
   }
@@ -161,10 +161,10 @@ void Responder::Respond(const std::vector<Incident>& touched) {
       actions.push_back(rec.ToJson());
       if (rec.result == ActionResult::kDone || rec.result == ActionResult::kDryRun) {
         attempts_[{inc.id, rec.role}].acted = true;
-        done.push_back(absl::StrCat(rec.result == ActionResult::kDryRun ? "would run " : "",
-                                    ActionKindName(rec.action), " on ", rec.role,
-                                    rec.id > 0 ? absl::StrCat(" (undo: pgwarden undo ", rec.id, ")")
-                                               : ""));
+        done.push_back(
+            absl::StrCat(rec.result == ActionResult::kDryRun ? "would run " : "",
+                         ActionKindName(rec.action), " on ", rec.role,
+                         rec.id > 0 ? absl::StrCat(" (undo: pgwarden undo ", rec.id, ")") : ""));
       }
       PGW_LOG(Warning) << "remediation " << ActionKindName(rec.action) << " " << rec.role << ": "
                        << ActionResultName(rec.result)

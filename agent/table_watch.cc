@@ -90,8 +90,7 @@ void TargetWatch::ProcessTable(const TableStat& stat, absl::Time now, WatchResul
 
   // Counters that go backwards mean a stats reset or crash recovery: start
   // over, never read it as a drop.
-  if (stat.deleted < prev.deleted || stat.inserted < prev.inserted ||
-      stat.updated < prev.updated) {
+  if (stat.deleted < prev.deleted || stat.inserted < prev.inserted || stat.updated < prev.updated) {
     ++out->counter_resets;
     st.level = static_cast<double>(stat.live_rows);
     if (st.rows) st.rows->Reset();
@@ -140,8 +139,8 @@ void TargetWatch::ProcessTable(const TableStat& stat, absl::Time now, WatchResul
     DetectorResult r = st.rows->Update(now, st.level);
     st.rows_score = r.score;
     if (r.alert) {
-      const double base = std::isfinite(r.baseline) && r.baseline > st.level ? r.baseline
-                                                                              : prev.live_rows;
+      const double base =
+          std::isfinite(r.baseline) && r.baseline > st.level ? r.baseline : prev.live_rows;
       const int64_t lost = static_cast<int64_t>(std::llround(base - st.level));
       SignalEvent ev;
       ev.kind = kKindRowLoss;
@@ -153,8 +152,8 @@ void TargetWatch::ProcessTable(const TableStat& stat, absl::Time now, WatchResul
       ev.time = now;
       const double pct = base > 0 ? 100.0 * static_cast<double>(lost) / base : 0;
       ev.description = absl::StrFormat(
-          "table %s.%s lost %s of %s rows (%.1f%%); deleting at %s rows/s", stat.schema,
-          stat.name, FormatCount(lost), FormatCount(static_cast<int64_t>(base)), pct,
+          "table %s.%s lost %s of %s rows (%.1f%%); deleting at %s rows/s", stat.schema, stat.name,
+          FormatCount(lost), FormatCount(static_cast<int64_t>(base)), pct,
           FormatCount(static_cast<int64_t>(deletes / dt)));
       ev.figures = {{"rows_baseline", static_cast<int64_t>(base)},
                     {"rows_now", stat.live_rows},
@@ -183,11 +182,10 @@ void TargetWatch::ProcessTable(const TableStat& stat, absl::Time now, WatchResul
       ev.severity = Severity::kError;
       ev.score = r.score;
       ev.time = now;
-      ev.description = absl::StrFormat("table %s.%s: deletes jumped to %s rows/s (normal %s rows/s)",
-                                       stat.schema, stat.name,
-                                       FormatCount(static_cast<int64_t>(rate)),
-                                       FormatCount(static_cast<int64_t>(
-                                           std::isfinite(r.baseline) ? r.baseline : 0)));
+      ev.description = absl::StrFormat(
+          "table %s.%s: deletes jumped to %s rows/s (normal %s rows/s)", stat.schema, stat.name,
+          FormatCount(static_cast<int64_t>(rate)),
+          FormatCount(static_cast<int64_t>(std::isfinite(r.baseline) ? r.baseline : 0)));
       ev.figures = {{"delete_rate_per_s", rate},
                     {"delete_rate_baseline", std::isfinite(r.baseline) ? r.baseline : 0.0},
                     {"deleted_in_interval", deletes},

@@ -81,8 +81,8 @@ class TargetWatch {
  public:
   // Silencer returns a non-empty reason when an event on schema.table at time
   // t must not page (maintenance window); schema/table empty = database.
-  using Silencer = std::function<std::string(const std::string& schema, const std::string& table,
-                                             absl::Time t)>;
+  using Silencer =
+      std::function<std::string(const std::string& schema, const std::string& table, absl::Time t)>;
 
   TargetWatch(DetectorFactories factories, Silencer silencer = nullptr);
 

@@ -122,7 +122,8 @@ void TargetLoop::RunOnce() {
   if (!snap.ok()) {
     up_.Set(0);
     const bool unavailable = absl::IsUnavailable(snap.status());
-    metrics_->sample_errors.Add({{"target", target_.name}, {"reason", unavailable ? "connect" : "query"}})
+    metrics_->sample_errors
+        .Add({{"target", target_.name}, {"reason", unavailable ? "connect" : "query"}})
         .Increment();
     std::lock_guard<std::mutex> lock(status_mu_);
     const std::string msg(snap.status().message());

@@ -11,8 +11,7 @@
 
 namespace pgwarden {
 
-void ConfigErrors::Add(const YAML::Mark& mark, absl::string_view path,
-                       absl::string_view message) {
+void ConfigErrors::Add(const YAML::Mark& mark, absl::string_view path, absl::string_view message) {
   std::string where = file_;
   if (!mark.is_null()) {
     absl::StrAppend(&where, ":", mark.line + 1, ":", mark.column + 1);
@@ -38,7 +37,7 @@ YAML::Mark ConfigNode::MarkOf(absl::string_view key) const {
     for (auto it = node_.begin(); it != node_.end(); ++it) {
       if (it->first.IsScalar() && it->first.Scalar() == key) {
         return it->second.IsDefined() && !it->second.Mark().is_null() ? it->second.Mark()
-                                                                       : it->first.Mark();
+                                                                      : it->first.Mark();
       }
     }
   }
@@ -234,13 +233,15 @@ std::string ReadSecret(const ConfigNode& node, absl::string_view key, bool requi
     std::stringstream ss;
     ss << in.rdbuf();
     std::string value = ss.str();
-    while (!value.empty() && (value.back() == '\n' || value.back() == '\r' || value.back() == ' ')) {
+    while (!value.empty() &&
+           (value.back() == '\n' || value.back() == '\r' || value.back() == ' ')) {
       value.pop_back();
     }
     if (value.empty()) node.ErrorAt(file_key, absl::StrCat("file ", path, " is empty"));
     return value;
   }
-  if (required) node.ErrorAt(key, absl::StrCat("missing: set ", key, ", ", env_key, " or ", file_key));
+  if (required)
+    node.ErrorAt(key, absl::StrCat("missing: set ", key, ", ", env_key, " or ", file_key));
   return "";
 }
 

@@ -55,8 +55,16 @@ absl::Status LocalPostgres::Init() {
   port_ = *port;
 
   ProcessOptions init;
-  init.argv = {options_.bin_dir + "/initdb", "-D", dir_ + "/data", "-U", "postgres",
-               "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"};
+  init.argv = {options_.bin_dir + "/initdb",
+               "-D",
+               dir_ + "/data",
+               "-U",
+               "postgres",
+               "--auth=trust",
+               "-E",
+               "UTF8",
+               "--locale=C",
+               "--no-sync"};
   init.run_as_user = RunAs();
   init.cwd = dir_;
   std::string out;
@@ -115,8 +123,14 @@ absl::Status LocalPostgres::WaitReady() {
   const absl::Time deadline = absl::Now() + absl::Seconds(60);
   while (absl::Now() < deadline) {
     ProcessOptions ready;
-    ready.argv = {options_.bin_dir + "/pg_isready", "-q", "-h", "127.0.0.1", "-p",
-                  absl::StrCat(port_), "-t", "2"};
+    ready.argv = {options_.bin_dir + "/pg_isready",
+                  "-q",
+                  "-h",
+                  "127.0.0.1",
+                  "-p",
+                  absl::StrCat(port_),
+                  "-t",
+                  "2"};
     absl::StatusOr<int> code = RunCommand(ready, absl::Seconds(5), nullptr);
     if (code.ok() && *code == 0) return absl::OkStatus();
     if (WaitProcess(pid_, absl::ZeroDuration()).ok()) {
@@ -148,9 +162,22 @@ absl::Status LocalPostgres::Resume() {
 absl::StatusOr<std::string> LocalPostgres::Psql(const std::string& sql,
                                                 const std::string& dbname) const {
   ProcessOptions p;
-  p.argv = {options_.bin_dir + "/psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1",
-            "-h", "127.0.0.1", "-p", absl::StrCat(port_), "-U", "postgres", "-d", dbname,
-            "-c", sql};
+  p.argv = {options_.bin_dir + "/psql",
+            "-X",
+            "-q",
+            "-At",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            absl::StrCat(port_),
+            "-U",
+            "postgres",
+            "-d",
+            dbname,
+            "-c",
+            sql};
   std::string out;
   absl::StatusOr<int> code = RunCommand(p, absl::Seconds(300), &out);
   if (!code.ok()) return code.status();

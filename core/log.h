@@ -42,12 +42,11 @@ struct Voidify {
 };
 }  // namespace pgwarden::internal
 
-#define PGW_LOG(level)                                                     \
-  !::pgwarden::LogEnabled(::pgwarden::LogLevel::k##level)                  \
-      ? (void)0                                                            \
-      : ::pgwarden::internal::Voidify() &                                  \
-            ::pgwarden::internal::LogMessage(::pgwarden::LogLevel::k##level, \
-                                             __FILE__, __LINE__)           \
+#define PGW_LOG(level)                                                                           \
+  !::pgwarden::LogEnabled(::pgwarden::LogLevel::k##level)                                        \
+      ? (void)0                                                                                  \
+      : ::pgwarden::internal::Voidify() &                                                        \
+            ::pgwarden::internal::LogMessage(::pgwarden::LogLevel::k##level, __FILE__, __LINE__) \
                 .stream()
 
 #endif  // PGWARDEN_CORE_LOG_H_

@@ -40,8 +40,7 @@ absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& lis
   return std::make_pair(host, port);
 }
 
-HttpServer::HttpServer(std::shared_ptr<prometheus::Registry> registry,
-                       HttpServerHandlers handlers)
+HttpServer::HttpServer(std::shared_ptr<prometheus::Registry> registry, HttpServerHandlers handlers)
     : registry_(std::move(registry)), handlers_(std::move(handlers)) {}
 
 HttpServer::~HttpServer() { Stop(); }

@@ -45,8 +45,7 @@ bool TableFilter::Matches(const std::string& schema, const std::string& table) c
 }
 
 std::string RedactDsn(const std::string& dsn) {
-  static const std::regex kKeyword(R"((password\s*=\s*)('([^'\\]|\\.)*'|\S+))",
-                                   std::regex::icase);
+  static const std::regex kKeyword(R"((password\s*=\s*)('([^'\\]|\\.)*'|\S+))", std::regex::icase);
   static const std::regex kUri(R"((://[^:/@\s]*:)[^@\s]*@)");
   std::string out = std::regex_replace(dsn, kKeyword, "$1***");
   return std::regex_replace(out, kUri, "$1***@");
@@ -67,10 +66,10 @@ void PgSampler::Disconnect() {
 }
 
 absl::Status PgSampler::Connect() {
-  const std::string dsn =
-      absl::StrCat(dsn_, " connect_timeout=",
-                   std::max<int64_t>(1, absl::ToInt64Seconds(options_.connect_timeout)),
-                   " application_name=", options_.application_name);
+  const std::string dsn = absl::StrCat(
+      dsn_,
+      " connect_timeout=", std::max<int64_t>(1, absl::ToInt64Seconds(options_.connect_timeout)),
+      " application_name=", options_.application_name);
   try {
     auto conn = std::make_unique<pqxx::connection>(dsn);
     pqxx::nontransaction tx(*conn);

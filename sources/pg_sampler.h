@@ -3,10 +3,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <pqxx/connection>
 #include <string>
 #include <vector>
-
-#include <pqxx/connection>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"

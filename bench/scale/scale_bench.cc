@@ -78,10 +78,10 @@ int main(int argc, char** argv) {
   (void)(*pg)->Psql("ANALYZE", "bench");
   const std::string dir = (*pg)->dir();
   const int port = *pgwarden::FreeTcpPort();
-  std::ofstream(dir + "/bench.yaml") << "listen: 127.0.0.1:" << port << "\ninterval: 1s\n"
-                                     << "state_dir: " << dir << "/state\n"
-                                     << "targets:\n  - name: bench\n    dsn: \""
-                                     << (*pg)->Dsn("bench") << "\"\n";
+  std::ofstream(dir + "/bench.yaml")
+      << "listen: 127.0.0.1:" << port << "\ninterval: 1s\n"
+      << "state_dir: " << dir << "/state\n"
+      << "targets:\n  - name: bench\n    dsn: \"" << (*pg)->Dsn("bench") << "\"\n";
   pgwarden::ProcessOptions opts;
   opts.argv = {PGWARDEN_BINARY, "run", "--config", dir + "/bench.yaml"};
   opts.stdout_path = dir + "/agent.log";

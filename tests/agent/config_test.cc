@@ -88,8 +88,8 @@ TEST_CASE("Config: no targets is an error", "[config]") {
 }
 
 TEST_CASE("Config: every error is reported at once", "[config]") {
-  std::string e = ErrorOf(
-      "interval: soon\nbogus: 1\ntargets:\n  - name: a\n  - name: a\n    dsn: x\n");
+  std::string e =
+      ErrorOf("interval: soon\nbogus: 1\ntargets:\n  - name: a\n  - name: a\n    dsn: x\n");
   CHECK(e.find("interval:") != std::string::npos);
   CHECK(e.find("bogus: unknown key") != std::string::npos);
   CHECK(e.find("targets[0].dsn: missing") != std::string::npos);
@@ -97,8 +97,8 @@ TEST_CASE("Config: every error is reported at once", "[config]") {
 }
 
 TEST_CASE("Config: detector parameters are validated by the detector", "[config]") {
-  std::string e = ErrorOf(
-      "targets:\n  - {name: a, dsn: \"dbname=a\"}\ndetectors:\n  rows:\n    min_rowz: 5\n");
+  std::string e =
+      ErrorOf("targets:\n  - {name: a, dsn: \"dbname=a\"}\ndetectors:\n  rows:\n    min_rowz: 5\n");
   CHECK(e.find("detectors.rows") != std::string::npos);
   CHECK(e.find("min_rowz") != std::string::npos);
   absl::StatusOr<AgentConfig> ok = ParseConfig(

@@ -40,7 +40,8 @@ TEST_CASE("IncidentManager groups a table's signals into one page with one key",
   CHECK(rec.alerts[0].dedup_key == "pgwarden/production/shop/public.customers");
   CHECK(rec.alerts[0].summary.find("shop") != std::string::npos);
   // A new kind on the same table joins the incident and re-sends the page.
-  m.Observe("shop", {Event(kKindDeleteSpike, "customers", t0 + absl::Seconds(2), Severity::kError)});
+  m.Observe("shop",
+            {Event(kKindDeleteSpike, "customers", t0 + absl::Seconds(2), Severity::kError)});
   REQUIRE(rec.alerts.size() == 2);
   CHECK(rec.alerts[1].dedup_key == rec.alerts[0].dedup_key);
   CHECK(m.Open().size() == 1);

@@ -225,7 +225,7 @@ TEST_CASE("PagerDuty receiver answering 429 with Retry-After: the delay is honou
 }
 
 TEST_CASE(
-    "a receiver slower than the request timeout is abandoned and retried; "
+    "a receiver slower than the request timeout is abandoned and retried - "
     "another sink is not delayed",
     "[alerting][integration]") {
   TempDir dir;
@@ -409,7 +409,7 @@ TEST_CASE("webhook: HMAC-SHA256 signature and a stable delivery id across retrie
         reqs[1].headers.find("X-Pgwarden-Delivery")->second);
 }
 
-TEST_CASE("Stop returns promptly while a request hangs; the entry stays in the outbox",
+TEST_CASE("Stop returns promptly while a request hangs - the entry stays in the outbox",
           "[alerting][integration]") {
   TempDir dir;
   TestReceiver pd([](const Received&) {

@@ -39,7 +39,7 @@ TEST_CASE("default: scores do not depend on the series' unit or offset") {
   CHECK(a[2000] > top);
 }
 
-TEST_CASE("default: one event, one peak; echoes within the suppression span are damped") {
+TEST_CASE("default: one event, one peak - echoes within the suppression span are damped") {
   std::vector<double> one = Scores(1.0, 0.0, {2000});
   std::vector<double> two = Scores(1.0, 0.0, {2000, 2010});  // an echo 10 samples later
   auto severity = [](double score) { return score / (1.0 - score); };

@@ -106,7 +106,7 @@ TEST_CASE("suite: Reset forgets the history") {
   }
 }
 
-TEST_CASE("ewma adapts to a new level; cusum catches a small sustained shift ewma misses") {
+TEST_CASE("ewma adapts to a new level - cusum catches a small sustained shift ewma misses") {
   auto ewma = MakeDetector("ewma");
   auto cusum = MakeDetector("cusum");
   std::vector<double> v = Noise(4000, 15);

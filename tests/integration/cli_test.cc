@@ -30,7 +30,7 @@ std::string TempFile(const std::string& name, const std::string& content) {
   return path;
 }
 
-TEST_CASE("CLI: --version and --help exit 0; bad usage exits 2", "[integration][cli]") {
+TEST_CASE("CLI: --version and --help exit 0 - bad usage exits 2", "[integration][cli]") {
   Result v = Run({"--version"});
   CHECK(v.code == 0);
   CHECK(v.output.find("pgwarden ") == 0);
@@ -48,9 +48,10 @@ TEST_CASE("CLI: --version and --help exit 0; bad usage exits 2", "[integration][
 }
 
 TEST_CASE("CLI: a bad config exits 2 naming file, line and key", "[integration][cli]") {
-  const std::string path = TempFile(
-      "bad.yaml", "environment: production\ninterval: 1x\ntargets:\n  - name: shop\n"
-                  "    dsn: \"dbname=shop\"\n    tables:\n      includ: [\"public.*\"]\n");
+  const std::string path =
+      TempFile("bad.yaml",
+               "environment: production\ninterval: 1x\ntargets:\n  - name: shop\n"
+               "    dsn: \"dbname=shop\"\n    tables:\n      includ: [\"public.*\"]\n");
   for (const char* cmd : {"run", "check"}) {
     Result r = Run({cmd, "--config", path});
     CHECK(r.code == 2);
@@ -64,8 +65,7 @@ TEST_CASE("CLI: a bad config exits 2 naming file, line and key", "[integration][
   CHECK(missing.output.find("/nonexistent/pgwarden.yaml") != std::string::npos);
 }
 
-TEST_CASE("CLI: check connects and reports; an unreachable target exits 1",
-          "[integration][cli]") {
+TEST_CASE("CLI: check connects and reports - an unreachable target exits 1", "[integration][cli]") {
   Scenario sc(100);
   const std::string good = TempFile("good.yaml", sc.Yaml("dry-run"));
   Result ok = Run({"check", "--config", good});

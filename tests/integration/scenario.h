@@ -30,7 +30,8 @@ struct Scenario {
   }
 
   // Yaml is the agent config for the shop (without `listen`), plus `extra`.
-  std::string Yaml(const std::string& remediation_mode = "off", const std::string& extra = "") const {
+  std::string Yaml(const std::string& remediation_mode = "off",
+                   const std::string& extra = "") const {
     return absl::StrCat(
         "environment: production\ninterval: 1s\nstate_dir: ", pg->dir(), "/state\n",
         "targets:\n  - name: shop\n    dsn: \"", pg->Dsn("shop", "pgwarden"), "\"\n",

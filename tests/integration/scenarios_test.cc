@@ -19,8 +19,8 @@ TEST_CASE("Scenario 1: the batched cleanup script is paged within 5 s, naming th
   sc.StartAgent(sc.Yaml());
   const int64_t before = sc.Count("customers");
   const absl::Time start = absl::Now();
-  auto job = StartCleanupJob(*sc.pg, CleanupScriptSql("customers", 200, 1000,
-                                                      absl::Milliseconds(200)));
+  auto job =
+      StartCleanupJob(*sc.pg, CleanupScriptSql("customers", 200, 1000, absl::Milliseconds(200)));
   REQUIRE(job.ok());
   auto page = sc.pager.WaitFor(IsTriggerFor("customers"), absl::Seconds(15));
   const int64_t after = sc.Count("customers");
@@ -50,10 +50,11 @@ TEST_CASE("Scenario 1: the batched cleanup script is paged within 5 s, naming th
 TEST_CASE("Scenario 2: TRUNCATE and DROP TABLE page at the next sample",
           "[integration][scenario]") {
   Scenario sc(20000);
-  REQUIRE(sc.pg->Psql("SET ROLE shop_owner; CREATE TABLE audit_log AS SELECT g AS id FROM "
-                      "generate_series(1, 5000) g; CREATE TABLE coupons AS SELECT g AS id FROM "
-                      "generate_series(1, 3000) g; ANALYZE audit_log; ANALYZE coupons;",
-                      "shop")
+  REQUIRE(sc.pg
+              ->Psql("SET ROLE shop_owner; CREATE TABLE audit_log AS SELECT g AS id FROM "
+                     "generate_series(1, 5000) g; CREATE TABLE coupons AS SELECT g AS id FROM "
+                     "generate_series(1, 3000) g; ANALYZE audit_log; ANALYZE coupons;",
+                     "shop")
               .ok());
   sc.StartAgent(sc.Yaml());
   absl::Time t0 = absl::Now();
@@ -78,7 +79,9 @@ TEST_CASE("Scenario 2: TRUNCATE and DROP TABLE page at the next sample",
   CHECK(dropped->body["payload"]["custom_details"]["drop_table"]["rows_before"] == 3000);
   // The dropped table's series are gone from /metrics.
   CHECK(WaitUntil(
-      [&] { return !MetricValue(sc.agent->Metrics(), "pgwarden_table_rows", {"table=\"coupons\""}); },
+      [&] {
+        return !MetricValue(sc.agent->Metrics(), "pgwarden_table_rows", {"table=\"coupons\""});
+      },
       absl::Seconds(5)));
   CHECK(sc.pager.violations().empty());
 }

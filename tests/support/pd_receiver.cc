@@ -27,8 +27,8 @@ std::vector<std::string> ValidatePagerDutyEvent(const nlohmann::json& ev) {
     if (!str(ev, "dedup_key")) v.push_back("dedup_key required for " + action);
     return v;
   }
-  if (ev.contains("dedup_key") && (!ev["dedup_key"].is_string() ||
-                                   ev["dedup_key"].get<std::string>().size() > 255)) {
+  if (ev.contains("dedup_key") &&
+      (!ev["dedup_key"].is_string() || ev["dedup_key"].get<std::string>().size() > 255)) {
     v.push_back("dedup_key must be a string of at most 255 chars");
   }
   if (!ev.contains("payload") || !ev["payload"].is_object()) {
@@ -36,8 +36,10 @@ std::vector<std::string> ValidatePagerDutyEvent(const nlohmann::json& ev) {
     return v;
   }
   const nlohmann::json& p = ev["payload"];
-  if (!str(p, "summary")) v.push_back("payload.summary missing");
-  else if (p["summary"].get<std::string>().size() > 1024) v.push_back("payload.summary > 1024");
+  if (!str(p, "summary"))
+    v.push_back("payload.summary missing");
+  else if (p["summary"].get<std::string>().size() > 1024)
+    v.push_back("payload.summary > 1024");
   if (!str(p, "source")) v.push_back("payload.source missing");
   if (!str(p, "severity")) {
     v.push_back("payload.severity missing");
@@ -64,8 +66,8 @@ std::vector<std::string> ValidatePagerDutyEvent(const nlohmann::json& ev) {
 PdReceiver::PdReceiver() : server_(std::make_unique<httplib::Server>()) {
   server_->Post("/v2/enqueue", [this](const httplib::Request& req, httplib::Response& res) {
     nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
-    std::vector<std::string> v =
-        body.is_discarded() ? std::vector<std::string>{"invalid JSON"} : ValidatePagerDutyEvent(body);
+    std::vector<std::string> v = body.is_discarded() ? std::vector<std::string>{"invalid JSON"}
+                                                     : ValidatePagerDutyEvent(body);
     std::lock_guard<std::mutex> lock(mu_);
     if (!v.empty()) {
       violations_.push_back(absl::StrJoin(v, "; "));
