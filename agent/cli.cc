@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "detectors/replay.h"
 #include "remediation/config.h"
+#include "remediation/session_guard.h"
 #include "sources/pg_sampler.h"
 
 namespace pgwarden {
@@ -74,22 +75,6 @@ namespace {
 absl::StatusOr<AgentConfig> LoadOrExplain(const ParsedArgs& args) {
   if (!args.Has("config")) return absl::InvalidArgumentError("--config FILE is required");
   return LoadConfig(args.Get("config"));
-}
-
-// MissingSamplerPrivileges lists what the agent's role lacks to read every
-// session's statistics (pg_stat_activity of other roles, pg_stat_statements).
-std::vector<std::string> MissingSamplerPrivileges(pqxx::connection& conn) {
-  pqxx::nontransaction tx(conn);
-  pqxx::row r = tx.exec1(
-      "SELECT rolsuper OR pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') "
-      "FROM pg_roles WHERE rolname = current_user");
-  std::vector<std::string> missing;
-  if (!r[0].as<bool>(false)) {
-    missing.push_back(
-        "pg_read_all_stats (GRANT pg_monitor TO <agent role>): needed to see other roles' "
-        "sessions and statements for attribution");
-  }
-  return missing;
 }
 
 sigset_t StopSignals() {
@@ -156,10 +141,21 @@ int CheckCommand(const ParsedArgs& args) {
     std::cout << "target " << t.name << ": connected to database " << snap->database << ", "
               << snap->tables.size() << " of " << snap->all_oids.size() << " user tables watched\n";
     std::vector<std::string> missing;
-    try {
-      missing = MissingSamplerPrivileges(*sampler.connection());
-    } catch (const std::exception& e) {
-      missing.push_back(absl::StrCat("could not check privileges: ", e.what()));
+    std::vector<TableRef> tables;
+    for (const TableStat& ts : snap->tables) tables.push_back(TableRef{ts.schema, ts.name});
+    absl::StatusOr<std::vector<MissingPrivilege>> privs =
+        CheckPrivileges(*sampler.connection(), cfg->remediation, tables);
+    if (!privs.ok()) {
+      missing.push_back(absl::StrCat("could not check privileges: ", privs.status().message()));
+    } else {
+      for (const MissingPrivilege& m : *privs) {
+        if (!m.required) {
+          std::cout << "target " << t.name << ": optional: " << m.privilege << " (" << m.needed_for
+                    << "): " << m.grant_sql << "\n";
+          continue;
+        }
+        missing.push_back(absl::StrCat(m.privilege, " (", m.needed_for, "): ", m.grant_sql));
+      }
     }
     if (missing.empty()) {
       std::cout << "target " << t.name << ": privileges ok\n";

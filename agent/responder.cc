@@ -39,6 +39,7 @@ Responder::Responder(const AgentConfig& config, const TargetConfig& target,
       attributor_(clock) {}
 
 Responder::~Responder() {
+  guard_.reset();
   remediator_.reset();
   if (conn_) {
     try {
@@ -174,6 +175,52 @@ void Responder::Respond(const std::vector<Incident>& touched) {
     if (!records.empty()) {
       incidents_->Annotate(inc.id, "remediation", actions, absl::StrJoin(done, ", "));
     }
+  }
+}
+
+void Responder::Guard(pqxx::connection& sample_conn, const std::vector<TableRef>& watched,
+                      absl::Time now, std::vector<SignalEvent>* events) {
+  const RemediationConfig& rc = config_.remediation;
+  if (!rc.inflight.enabled && !rc.runaway.enabled) return;
+  pqxx::connection* conn = &sample_conn;
+  if (rc.mode != RemediationMode::kOff && EnsureRemediator()) {
+    // Actions must run on the remediation connection: it holds the advisory
+    // lock that makes this agent the one that acts.
+    conn = conn_.get();
+    if (!guard_) guard_ = std::make_unique<SessionGuard>(rc, remediator_.get(), clock_);
+  } else if (!guard_) {
+    guard_ = std::make_unique<SessionGuard>(rc, nullptr, clock_);
+  }
+  absl::StatusOr<std::vector<SessionFinding>> findings =
+      guard_->Check(*conn, target_.name, watched);
+  if (!findings.ok()) {
+    PGW_LOG(Warning) << "target " << target_.name << ": session guard: " << findings.status();
+    return;
+  }
+  for (const SessionFinding& f : *findings) {
+    SignalEvent ev;
+    ev.kind = FindingKindName(f.kind);
+    if (f.kind == FindingKind::kDestructiveInFlight) {
+      ev.schema = f.table.schema;
+      ev.table = f.table.table;
+      ev.severity = f.certain ? Severity::kCritical : Severity::kWarning;
+    } else {
+      ev.severity = Severity::kWarning;
+    }
+    ev.time = now;
+    ev.description = f.Summary();
+    ev.figures = f.ToJson();
+    for (const ActionRecord& rec : f.actions) {
+      PGW_LOG(Warning) << "session guard " << ActionKindName(rec.action) << " pid " << f.session.pid
+                       << " (" << rec.role << "): " << ActionResultName(rec.result)
+                       << (rec.reason.empty() ? "" : absl::StrCat(" (", rec.reason, ")"));
+      if (rec.result == ActionResult::kDone || rec.result == ActionResult::kDryRun) {
+        absl::StrAppend(&ev.description,
+                        rec.result == ActionResult::kDryRun ? "; would run " : "; ran ",
+                        ActionKindName(rec.action));
+      }
+    }
+    events->push_back(std::move(ev));
   }
 }
 

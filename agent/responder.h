@@ -14,6 +14,7 @@
 #include "prometheus/registry.h"
 #include "remediation/attribution.h"
 #include "remediation/remediator.h"
+#include "remediation/session_guard.h"
 
 namespace pgwarden {
 
@@ -37,6 +38,12 @@ class Responder {
               std::vector<std::pair<SignalEvent, std::string>>* suppressed);
   // Respond runs remediation for incidents that just fired with a culprit.
   void Respond(const std::vector<Incident>& touched);
+  // Guard looks for destructive statements in flight on `watched` tables
+  // and runaway sessions (one pg_stat_activity query), cancelling or
+  // terminating them through the Remediator's guards in enforce mode, and
+  // appends one event per finding.
+  void Guard(pqxx::connection& sample_conn, const std::vector<TableRef>& watched, absl::Time now,
+             std::vector<SignalEvent>* events);
 
  private:
   bool EnsureRemediator();
@@ -56,6 +63,7 @@ class Responder {
   std::map<std::string, Cached> cache_;
   std::unique_ptr<pqxx::connection> conn_;
   std::unique_ptr<Remediator> remediator_;
+  std::unique_ptr<SessionGuard> guard_;
   absl::Time next_connect_ = absl::InfinitePast();
   // Per (incident id, role): whether an action was taken (done or dry run)
   // and when it was last tried. Acted-on culprits are not acted on again;

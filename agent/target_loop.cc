@@ -140,6 +140,10 @@ void TargetLoop::RunOnce() {
   PublishTables(result);
   if (pqxx::connection* conn = sampler_.connection()) {
     responder_.Observe(*conn);
+    std::vector<TableRef> watched;
+    watched.reserve(snap->tables.size());
+    for (const TableStat& t : snap->tables) watched.push_back(TableRef{t.schema, t.name});
+    responder_.Guard(*conn, watched, snap->time, &result.events);
     if (!result.events.empty()) responder_.Enrich(*conn, &result.events, &result.suppressed);
   }
   TargetLoopSeries& series = *series_;
