@@ -21,6 +21,7 @@ if [ "${PGWARDEN_SKIP_SANITIZE:-0}" != 1 ]; then
   PGWARDEN_BUILD_TYPE=Debug bash scripts/build.sh build-asan -DPGWARDEN_SANITIZE=ON -DPGWARDEN_BUILD_BENCH=OFF
   echo "== tests under ASan + UBSan"
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+  export LSAN_OPTIONS=suppressions=$PWD/scripts/lsan.supp
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   (cd build-asan && ctest --output-on-failure -j2 --timeout 900)
 fi
