@@ -19,6 +19,30 @@ std::string FormatCount(int64_t n) {
   return n < 0 ? "-" + out : out;
 }
 
+namespace {
+// TableEvent starts an event of `kind` on table `stat`.
+SignalEvent TableEvent(const char* kind, const TableStat& stat, Severity severity, absl::Time now) {
+  SignalEvent ev;
+  ev.kind = kind;
+  ev.schema = stat.schema;
+  ev.table = stat.name;
+  ev.oid = stat.oid;
+  ev.severity = severity;
+  ev.time = now;
+  return ev;
+}
+
+// Rebaseline restarts a table's detectors from its current live rows (after
+// a counter reset or a TRUNCATE).
+void Rebaseline(TableState& st, const TableStat& stat, absl::Time now) {
+  st.level = static_cast<double>(stat.live_rows);
+  if (st.rows) st.rows->Reset();
+  if (st.delete_rate) st.delete_rate->Reset();
+  if (st.rows) st.rows_score = st.rows->Update(now, st.level).score;
+  st.delete_rate_score = 0;
+}
+}  // namespace
+
 TargetWatch::TargetWatch(DetectorFactories factories, Silencer silencer)
     : factories_(std::move(factories)), silencer_(std::move(silencer)) {
   if (factories_.rollback_ratio) rollback_ = factories_.rollback_ratio->Create();
@@ -53,13 +77,7 @@ WatchResult TargetWatch::Process(const Snapshot& snap) {
     const TableStat& last = it->second.last;
     out.removed.emplace_back(last.schema, last.name);
     if (!all.contains(it->first)) {
-      SignalEvent ev;
-      ev.kind = kKindDropTable;
-      ev.schema = last.schema;
-      ev.table = last.name;
-      ev.oid = last.oid;
-      ev.severity = Severity::kCritical;
-      ev.time = snap.time;
+      SignalEvent ev = TableEvent(kKindDropTable, last, Severity::kCritical, snap.time);
       ev.description = absl::StrCat("table ", last.schema, ".", last.name, " was dropped (it had ",
                                     FormatCount(last.live_rows), " rows)");
       ev.figures = {{"rows_before", last.live_rows}, {"rows_now", 0}};
@@ -92,11 +110,7 @@ void TargetWatch::ProcessTable(const TableStat& stat, absl::Time now, WatchResul
   // over, never read it as a drop.
   if (stat.deleted < prev.deleted || stat.inserted < prev.inserted || stat.updated < prev.updated) {
     ++out->counter_resets;
-    st.level = static_cast<double>(stat.live_rows);
-    if (st.rows) st.rows->Reset();
-    if (st.delete_rate) st.delete_rate->Reset();
-    if (st.rows) st.rows_score = st.rows->Update(now, st.level).score;
-    st.delete_rate_score = 0;
+    Rebaseline(st, stat, now);
     return;
   }
 
@@ -104,13 +118,7 @@ void TargetWatch::ProcessTable(const TableStat& stat, absl::Time now, WatchResul
   // FULL and CLUSTER also change relfilenode but keep the rows.)
   if (stat.relfilenode != prev.relfilenode && prev.live_rows > 0 &&
       stat.live_rows <= prev.live_rows / 2) {
-    SignalEvent ev;
-    ev.kind = kKindTruncate;
-    ev.schema = stat.schema;
-    ev.table = stat.name;
-    ev.oid = stat.oid;
-    ev.severity = Severity::kCritical;
-    ev.time = now;
+    SignalEvent ev = TableEvent(kKindTruncate, stat, Severity::kCritical, now);
     ev.description = absl::StrCat("table ", stat.schema, ".", stat.name, " was truncated (",
                                   FormatCount(prev.live_rows - stat.live_rows), " of ",
                                   FormatCount(prev.live_rows), " rows gone)");
@@ -119,11 +127,7 @@ void TargetWatch::ProcessTable(const TableStat& stat, absl::Time now, WatchResul
                   {"relfilenode_before", prev.relfilenode},
                   {"relfilenode_now", stat.relfilenode}};
     Emit(std::move(ev), out);
-    st.level = static_cast<double>(stat.live_rows);
-    if (st.rows) st.rows->Reset();
-    if (st.delete_rate) st.delete_rate->Reset();
-    if (st.rows) st.rows_score = st.rows->Update(now, st.level).score;
-    st.delete_rate_score = 0;
+    Rebaseline(st, stat, now);
     return;
   }
 
@@ -142,14 +146,8 @@ void TargetWatch::ProcessTable(const TableStat& stat, absl::Time now, WatchResul
       const double base =
           std::isfinite(r.baseline) && r.baseline > st.level ? r.baseline : prev.live_rows;
       const int64_t lost = static_cast<int64_t>(std::llround(base - st.level));
-      SignalEvent ev;
-      ev.kind = kKindRowLoss;
-      ev.schema = stat.schema;
-      ev.table = stat.name;
-      ev.oid = stat.oid;
-      ev.severity = Severity::kCritical;
+      SignalEvent ev = TableEvent(kKindRowLoss, stat, Severity::kCritical, now);
       ev.score = r.score;
-      ev.time = now;
       const double pct = base > 0 ? 100.0 * static_cast<double>(lost) / base : 0;
       ev.description = absl::StrFormat(
           "table %s.%s lost %s of %s rows (%.1f%%); deleting at %s rows/s", stat.schema, stat.name,
@@ -174,14 +172,8 @@ void TargetWatch::ProcessTable(const TableStat& stat, absl::Time now, WatchResul
       // n_tup_del also counts deletes that rolled back: only committed ones
       // (seen as fewer live rows) are paged.
       const int64_t committed = std::max<int64_t>(0, -live_delta);
-      SignalEvent ev;
-      ev.kind = kKindDeleteSpike;
-      ev.schema = stat.schema;
-      ev.table = stat.name;
-      ev.oid = stat.oid;
-      ev.severity = Severity::kError;
+      SignalEvent ev = TableEvent(kKindDeleteSpike, stat, Severity::kError, now);
       ev.score = r.score;
-      ev.time = now;
       ev.description = absl::StrFormat(
           "table %s.%s: deletes jumped to %s rows/s (normal %s rows/s)", stat.schema, stat.name,
           FormatCount(static_cast<int64_t>(rate)),
