@@ -92,7 +92,6 @@ Alert IncidentManager::MakeAlert(const Incident& inc, AlertAction action) const 
 std::vector<Incident> IncidentManager::Observe(const std::string& target,
                                                const std::vector<SignalEvent>& events) {
   std::vector<Alert> alerts;
-  std::vector<Incident> changed;
   std::map<int64_t, Incident> touched;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -134,15 +133,11 @@ std::vector<Incident> IncidentManager::Observe(const std::string& target,
       touched[inc.id] = inc;
       if (page) {
         alerts.push_back(MakeAlert(inc, AlertAction::kTrigger));
-        changed.push_back(inc);
       }
     }
   }
   for (const Alert& a : alerts) {
     if (notifier_) notifier_->Notify(a);
-  }
-  for (const Incident& inc : changed) {
-    if (on_change_) on_change_(inc);
   }
   std::vector<Incident> out;
   for (auto& [id, inc] : touched) out.push_back(std::move(inc));

@@ -60,15 +60,12 @@ std::string DedupKey(const std::string& environment, const std::string& target,
 // Thread-safe: several target loops share one manager.
 class IncidentManager {
  public:
-  // Hook is told about an incident after it opened or changed.
-  using Hook = std::function<void(const Incident&)>;
   // MetricsHook is told (kind, +1/-1 active, opened?) to keep gauges.
   using MetricsHook = std::function<void(const std::string& target, const std::string& kind,
                                          bool opened, int active_delta)>;
 
   IncidentManager(IncidentManagerOptions options, Notifier* notifier);
 
-  void set_on_change(Hook hook) { on_change_ = std::move(hook); }
   void set_metrics_hook(MetricsHook hook) { metrics_hook_ = std::move(hook); }
 
   // Observe feeds the events one target produced at one tick and returns a
@@ -89,7 +86,6 @@ class IncidentManager {
 
   IncidentManagerOptions options_;
   Notifier* notifier_;
-  Hook on_change_;
   MetricsHook metrics_hook_;
   mutable std::mutex mu_;
   int64_t next_id_ = 1;

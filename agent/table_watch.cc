@@ -165,7 +165,6 @@ void TargetWatch::ProcessTable(const TableStat& stat, absl::Time now, WatchResul
 
   if (st.delete_rate) {
     const double rate = static_cast<double>(deletes) / dt;
-    st.delete_rate_value = rate;
     DetectorResult r = st.delete_rate->Update(now, rate);
     st.delete_rate_score = r.score;
     if (r.alert) {

@@ -70,7 +70,6 @@ struct TableState {
   std::unique_ptr<Detector> delete_rate;
   double rows_score = 0;
   double delete_rate_score = 0;
-  double delete_rate_value = 0;
 };
 
 // TargetWatch turns a target's consecutive snapshots into signals: counter
