@@ -25,6 +25,12 @@ absl::Status CreateShop(const LocalPostgres& pg, int64_t customers) {
   if (auto r = pg.Psql(roles); !r.ok()) return r.status();
   // CREATE DATABASE cannot share psql's implicit transaction.
   if (auto r = pg.Psql("CREATE DATABASE shop OWNER shop_owner"); !r.ok()) return r.status();
+  // Per-role statement counters for attribution (the library is preloaded by
+  // LocalPostgres; the extension's views live in each database).
+  if (auto r = pg.Psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements", kShopDatabase);
+      !r.ok()) {
+    return r.status();
+  }
   const std::string schema = absl::StrCat(
       "SET ROLE shop_owner;"
       "CREATE TABLE customers (id bigserial PRIMARY KEY, name text NOT NULL, email text NOT NULL,"

@@ -72,6 +72,11 @@ void Responder::Enrich(pqxx::connection& conn, std::vector<SignalEvent>* events,
       req.oid = ev.oid;
       req.rows_dropped = std::max<int64_t>(1, RowsDropped(ev));
       req.since = ev.time - absl::Seconds(10);
+      // The same drop (an event within resolve_after of the last one) keeps
+      // its window start.
+      if (it != cache_.end() && now - it->second.at <= config_.resolve_after) {
+        req.since = std::min(req.since, it->second.since);
+      }
       absl::StatusOr<Attribution> a = attributor_.Attribute(conn, req);
       if (!a.ok()) {
         PGW_LOG(Warning) << "target " << target_.name << ": cannot attribute " << key << ": "
@@ -79,7 +84,7 @@ void Responder::Enrich(pqxx::connection& conn, std::vector<SignalEvent>* events,
         kept.push_back(std::move(ev));
         continue;
       }
-      it = cache_.insert_or_assign(key, Cached{std::move(*a), now}).first;
+      it = cache_.insert_or_assign(key, Cached{std::move(*a), now, req.since}).first;
     }
     const Attribution& attr = it->second.attribution;
     ev.figures["attribution"] = attr.ToJson();
@@ -142,6 +147,10 @@ void Responder::Respond(const std::vector<Incident>& touched) {
     const absl::Time now = clock_->Now();
     bool due = false;
     for (const Culprit& c : attr.culprits) {
+      if (&c != &attr.culprits.front() && c.rows_attributed == 0 && c.truncates == 0 &&
+          !c.in_flight) {
+        continue;
+      }
       auto a = attempts_.find({inc.id, c.role});
       if (a == attempts_.end() || (!a->second.acted && now - a->second.at >= absl::Seconds(5))) {
         due = true;
@@ -153,11 +162,21 @@ void Responder::Respond(const std::vector<Incident>& touched) {
     req.target = target_.name;
     req.tables = {TableRef{inc.schema, inc.table}};
     req.attribution = attr;
+    // Candidates: the top culprit (acted on or refused with a reason) and any
+    // other role that removed rows or writes the table right now; a role
+    // that only updated rows is evidence, not a suspect.
+    req.attribution.culprits.clear();
+    for (size_t i = 0; i < attr.culprits.size(); ++i) {
+      const Culprit& c = attr.culprits[i];
+      if (i == 0 || c.rows_attributed > 0 || c.truncates > 0 || c.in_flight) {
+        req.attribution.culprits.push_back(c);
+      }
+    }
     req.rows_dropped = attr.rows_dropped;
     std::vector<ActionRecord> records = remediator_->Act(*conn_, req);
     nlohmann::json actions = nlohmann::json::array();
     std::vector<std::string> done;
-    for (const Culprit& c : attr.culprits) attempts_[{inc.id, c.role}].at = now;
+    for (const Culprit& c : req.attribution.culprits) attempts_[{inc.id, c.role}].at = now;
     for (const ActionRecord& rec : records) {
       actions.push_back(rec.ToJson());
       if (rec.result == ActionResult::kDone || rec.result == ActionResult::kDryRun) {

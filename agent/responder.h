@@ -55,10 +55,14 @@ class Responder {
   IncidentManager* incidents_;
   Clock* clock_;
   Attributor attributor_;
-  // Latest attribution per table ("schema.table"), reused for 2 s.
+  // Latest attribution per table ("schema.table"), reused for 2 s. `since`
+  // is where its pg_stat_statements window starts: 10 s before the first
+  // event of the drop, kept while events keep coming, so a later event of the
+  // same drop still counts the rows removed at its start.
   struct Cached {
     Attribution attribution;
     absl::Time at;
+    absl::Time since;
   };
   std::map<std::string, Cached> cache_;
   std::unique_ptr<pqxx::connection> conn_;

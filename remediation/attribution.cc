@@ -4,6 +4,7 @@
 #include <pqxx/pqxx>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -284,8 +285,18 @@ absl::StatusOr<Attribution> Attributor::Attribute(pqxx::connection& conn,
     c.truncates = stats.truncates;
     c.evidence.push_back("pg_stat_statements");
   }
+  // Roles whose sessions are removing rows from the table (DELETE, TRUNCATE,
+  // DROP) or hold a write lock on it in an open transaction: only these are
+  // suspects without statement evidence; an UPDATE alone removes nothing.
+  std::set<std::string> removers;
   for (const SessionInfo& s : sessions) {
     const bool writes = !s.writes.empty();
+    for (const std::string& w : s.writes) {
+      if (absl::StartsWith(w, "DELETE") || absl::StartsWith(w, "TRUNCATE") ||
+          absl::StartsWith(w, "DROP")) {
+        removers.insert(s.role);
+      }
+    }
     const bool locked = HoldsWriteLock(s.lock_modes) && s.xact_age_seconds >= 0;
     if (!writes && !(locked && culprits.count(s.role))) continue;
     Culprit& c = culprits[s.role];
@@ -296,6 +307,7 @@ absl::StatusOr<Attribution> Attributor::Attribute(pqxx::connection& conn,
     }
     if (locked) {
       c.in_flight = true;
+      removers.insert(s.role);
       if (std::find(c.evidence.begin(), c.evidence.end(), "pg_locks") == c.evidence.end()) {
         c.evidence.push_back("pg_locks");
       }
@@ -319,7 +331,9 @@ absl::StatusOr<Attribution> Attributor::Attribute(pqxx::connection& conn,
   for (auto& entry : culprits) {
     Culprit& c = entry.second;
     out.rows_attributed += c.rows_attributed;
-    if (c.rows_attributed == 0 && c.truncates == 0) ++activity_only;
+    if (c.rows_attributed == 0 && c.truncates == 0 && removers.count(c.role) > 0) {
+      ++activity_only;
+    }
     // Sessions of the role, the writing / locking ones first.
     std::vector<const SessionInfo*> mine;
     for (const SessionInfo& s : sessions) {
@@ -345,7 +359,7 @@ absl::StatusOr<Attribution> Attributor::Attribute(pqxx::connection& conn,
     Culprit& c = entry.second;
     if (c.rows_attributed > 0 && denominator > 0) {
       c.confidence = std::min(1.0, static_cast<double>(c.rows_attributed) / denominator);
-    } else if (out.rows_attributed == 0 && activity_only > 0) {
+    } else if (out.rows_attributed == 0 && activity_only > 0 && removers.count(c.role) > 0) {
       c.confidence = kActivityOnlyConfidence / activity_only;
     }
     out.culprits.push_back(std::move(c));

@@ -93,6 +93,14 @@ TEST_CASE("attribution without pg_stat_statements falls back to pg_stat_activity
   auto sneaky = shop->Connect("sneaky", "psql");
   pqxx::work w(*sneaky);
   w.exec("DELETE FROM customers WHERE id <= 2000");
+  // A role whose last statement updated the table removed nothing: it is
+  // listed as evidence but never shares the suspicion.
+  shop->AddRole("renamer", "SELECT, UPDATE");
+  auto renamer = shop->Connect("renamer", "app");
+  {
+    pqxx::nontransaction u(*renamer);  // autocommit: the UPDATE stays its last statement
+    u.exec("UPDATE customers SET name = 'x' WHERE id = 4000");
+  }
 
   AttributionRequest req;
   req.schema = "public";
@@ -101,7 +109,10 @@ TEST_CASE("attribution without pg_stat_statements falls back to pg_stat_activity
   absl::StatusOr<Attribution> a = attributor.Attribute(*agent, req);
   REQUIRE(a.ok());
   CHECK_FALSE(a->statements_available);
-  REQUIRE(a->culprits.size() == 1);
+  REQUIRE(a->culprits.size() == 2);
+  CHECK(a->culprits[1].role == "renamer");
+  CHECK(a->culprits[1].confidence == 0);
+  CHECK(a->confidence == Approx(kActivityOnlyConfidence));
   const Culprit& c = a->culprits[0];
   CHECK(c.role == "sneaky");
   CHECK(c.in_flight);
