@@ -24,6 +24,9 @@ absl::StatusOr<DefaultOptions> ParseDefaultOptions(const DetectorParams& params)
   o.damp = r.Double("damp", o.damp, 0, 1);
   o.suppress = static_cast<int>(r.Int("suppress", o.suppress, 0, 1000000));
   o.warmup = static_cast<int>(r.Int("warmup", o.warmup, 2, 100000000));
+  o.shift_k = static_cast<int>(r.Int("shift_k", o.shift_k, 0, DefaultDetector::kMaxShiftWindow));
+  o.shift_weight = r.Double("shift_weight", o.shift_weight, 0, 100);
+  o.rise = r.Double("rise", o.rise, 1, 1e6);
   if (absl::Status s = r.Finish(); !s.ok()) return s;
   return o;
 }
@@ -40,7 +43,10 @@ void DefaultDetector::Reset() {
   diffs_.Clear();
   residuals_.Clear();
   std::fill(std::begin(season_), std::end(season_), SeasonBin{});
-  record3_ = 0.0;
+  record3_ = record4_ = 0.0;
+  std::fill(std::begin(recent_), std::end(recent_), 0.0);
+  recent_head_ = recent_n_ = 0;
+  recent_sum_ = 0.0;
   std::fill(std::begin(slow_), std::end(slow_), 0.0);
   record1_ = record2_ = prev_ = 0.0;
   have_prev_ = false;
@@ -115,17 +121,38 @@ DetectorResult DefaultDetector::Update(absl::Time t, double value, double /*weig
 
   // 3. Each deviation against its own decayed record: an unprecedented
   // deviation scores high whatever the series' scale and noise.
+  // 2c. Deviation of the mean of the last shift_k values.
+  double dev4 = 0.0;
+  if (options_.shift_k > 0) {
+    if (recent_n_ == options_.shift_k) {
+      recent_sum_ -= recent_[recent_head_];
+    } else {
+      ++recent_n_;
+    }
+    recent_[recent_head_] = value;
+    recent_sum_ += value;
+    recent_head_ = recent_head_ + 1 == options_.shift_k ? 0 : recent_head_ + 1;
+    if (recent_n_ == options_.shift_k) {
+      double m = recent_sum_ / recent_n_;
+      dev4 = std::min(std::fabs(m - med) / std::max(window_.Scale(), floor), options_.clip);
+    }
+  }
+
   double decay = std::exp2(-1.0 / options_.long_half_life);
   double r1 = record1_ > 0 ? dev / record1_ : 0.0;
   double r2 = record2_ > 0 ? dev2 / record2_ : 0.0;
   double r3 = record3_ > 0 ? dev3 / record3_ : 0.0;
+  double r4 = record4_ > 0 ? dev4 / record4_ : 0.0;
   record3_ = Raise(record3_, dev3, decay);
+  record4_ = Raise(record4_, dev4, decay);
+  if (dev4 < options_.min_dev) r4 = 0;
   if (dev3 < options_.min_dev) r3 = 0;
   if (seasonal_known && options_.season_gate > 0 && gate_dev < options_.season_gate) {
     // What happened at this time yesterday too is less surprising.
     double g = gate_dev / options_.season_gate;
     r1 *= g;
     r2 *= g;
+    r4 *= g;
   }
   record1_ = Raise(record1_, dev, decay);
   record2_ = Raise(record2_, dev2, decay);
@@ -134,9 +161,9 @@ DetectorResult DefaultDetector::Update(absl::Time t, double value, double /*weig
   if (options_.slow_factor > 0) {
     // A second, slower record: an event must also stand out over a longer past.
     double slow_decay = std::exp2(-1.0 / (options_.long_half_life * options_.slow_factor));
-    double devs[3] = {dev, dev2, dev3};
-    double* rs[3] = {&r1, &r2, &r3};
-    for (int i = 0; i < 3; ++i) {
+    double devs[4] = {dev, dev2, dev3, dev4};
+    double* rs[4] = {&r1, &r2, &r3, &r4};
+    for (int i = 0; i < 4; ++i) {
       double q = slow_[i] > 0 ? devs[i] / slow_[i] : 0.0;
       *rs[i] = std::sqrt(*rs[i] * q);
       slow_[i] = Raise(slow_[i], devs[i], slow_decay);
@@ -144,13 +171,14 @@ DetectorResult DefaultDetector::Update(absl::Time t, double value, double /*weig
   }
   r2 *= options_.step_weight;
   r3 *= options_.season_weight;
-  double severity = std::max({r1, r2, r3});
+  r4 *= options_.shift_weight;
+  double severity = std::max({r1, r2, r3, r4});
   severity /= options_.z;
 
   // 4. Peak suppression: one detection per event.
   if (options_.suppress > 0) {
     if (peak_age_ > options_.suppress) peak_ = 0.0;
-    if (severity > peak_) {
+    if (severity > peak_ * options_.rise) {
       peak_ = severity;
       peak_age_ = 0;
     } else {

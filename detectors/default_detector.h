@@ -44,6 +44,13 @@ struct DefaultOptions {
   double damp = 0.5;
   // warmup samples during which the detector never alerts.
   int warmup = 64;
+  // shift_k: if > 0, the mean of the last shift_k values is a fourth
+  // deviation (a sustained shift that no single sample shows).
+  int shift_k = 4;
+  double shift_weight = 1.0;
+  // rise: within the suppression span, a score is undamped only when its
+  // severity exceeds the recent peak by this factor.
+  double rise = 1.2;
 };
 
 // ParseDefaultOptions validates `default` parameters by name.
@@ -79,7 +86,18 @@ class DefaultDetector : public Detector {
   SeasonBin season_[kSeasonBins];
   absl::Duration season_width_;
   double record3_ = 0.0;
-  double slow_[3] = {};
+  double record4_ = 0.0;
+  double slow_[4] = {};
+  static constexpr int kMaxShift = 64;
+
+ public:
+  static constexpr int kMaxShiftWindow = kMaxShift;
+
+ private:
+  double recent_[kMaxShift] = {};
+  int recent_head_ = 0;
+  int recent_n_ = 0;
+  double recent_sum_ = 0.0;
   double record1_ = 0.0, record2_ = 0.0;
   double prev_ = 0.0;
   bool have_prev_ = false;
