@@ -66,6 +66,12 @@ std::string CleanupScriptSql(const std::string& table, int batches, int batch,
 }
 
 absl::StatusOr<pid_t> StartCleanupJob(const LocalPostgres& pg, const std::string& script_sql) {
+  return StartPsqlJob(pg, script_sql, kCleanupRole, kCleanupPassword, "nightly-cleanup");
+}
+
+absl::StatusOr<pid_t> StartPsqlJob(const LocalPostgres& pg, const std::string& script_sql,
+                                   const std::string& role, const std::string& password,
+                                   const std::string& app) {
   const std::string path =
       absl::StrCat(pg.dir(), "/cleanup-", absl::ToUnixNanos(absl::Now()), ".sql");
   std::ofstream out(path);
@@ -73,22 +79,11 @@ absl::StatusOr<pid_t> StartCleanupJob(const LocalPostgres& pg, const std::string
   out.close();
   if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
   ProcessOptions p;
-  p.argv = {"/usr/lib/postgresql/15/bin/psql",
-            "-X",
-            "-q",
-            "-o",
-            "/dev/null",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            absl::StrCat(pg.port()),
-            "-U",
-            kCleanupRole,
-            "-d",
-            kShopDatabase,
-            "-f",
-            path};
-  p.env = {absl::StrCat("PGPASSWORD=", kCleanupPassword), "PGAPPNAME=nightly-cleanup"};
+  p.argv = {
+      "/usr/lib/postgresql/15/bin/psql", "-X", "-q", "-o", "/dev/null",   "-h", "127.0.0.1", "-p",
+      absl::StrCat(pg.port()),           "-U", role, "-d", kShopDatabase, "-f", path};
+  p.env = {absl::StrCat("PGAPPNAME=", app)};
+  if (!password.empty()) p.env.push_back(absl::StrCat("PGPASSWORD=", password));
   p.stderr_path = path + ".log";
   return SpawnProcess(p);
 }

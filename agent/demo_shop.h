@@ -39,6 +39,12 @@ std::string CleanupScriptSql(const std::string& table, int batches, int batch,
 // caller stops the process by pid.
 absl::StatusOr<pid_t> StartCleanupJob(const LocalPostgres& pg, const std::string& script_sql);
 
+// StartPsqlJob runs `script_sql` with psql against the shop database as
+// `role` (password "" for a trusted role) with application_name `app`.
+absl::StatusOr<pid_t> StartPsqlJob(const LocalPostgres& pg, const std::string& script_sql,
+                                   const std::string& role, const std::string& password,
+                                   const std::string& app);
+
 // ChurnWorkload is normal application traffic on its own connection as role
 // app: inserts, small deletes, updates, an occasional ANALYZE.
 class ChurnWorkload {

@@ -32,7 +32,7 @@ constexpr char kSessionsSqlHead[] =
     "            WHERE l.pid = a.pid AND l.locktype = 'relation' AND l.granted "
     "              AND l.relation = ANY(";
 constexpr char kSessionsSqlTail[] =
-    ")), '') "
+    ")), ''), coalesce(a.backend_xid::text, '') "
     "FROM pg_stat_activity a "
     "WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid() "
     "  AND a.datname = current_database() "
@@ -42,6 +42,7 @@ struct Row {
   SessionInfo info;
   std::string backend_start;
   std::string xact_raw;
+  std::string backend_xid;  // "" when the transaction has not written yet
   double state_age = -1;
   std::vector<int> blockers;
   std::vector<std::pair<std::string, std::string>> locks;  // "schema.table", mode
@@ -88,6 +89,10 @@ nlohmann::json SessionFinding::ToJson() const {
                       {"allowed", allowed},
                       {"certain", certain},
                       {"actions", actions_json}};
+  if (table_rows > 0) {
+    j["uncommitted_rows"] = uncommitted_rows;
+    j["table_rows"] = table_rows;
+  }
   if (!table.table.empty()) {
     j["schema"] = table.schema;
     j["table"] = table.table;
@@ -154,6 +159,7 @@ absl::StatusOr<std::vector<SessionFinding>> SessionGuard::Check(
       row.info.query_age_seconds = r[10].as<double>();
       row.state_age = r[11].as<double>();
       row.blockers = ParseIntArray(r[12].as<std::string>());
+      row.backend_xid = r[14].as<std::string>();
       for (absl::string_view item :
            absl::StrSplit(r[13].as<std::string>(), ',', absl::SkipEmpty())) {
         const size_t eq = item.rfind('=');
@@ -227,6 +233,21 @@ absl::StatusOr<std::vector<SessionFinding>> SessionGuard::Check(
         f.seconds = r.info.xact_age_seconds;
         f.allowed = Contains(config_.inflight.allowed_roles, r.info.role);
         f.session = r.info;
+        if (mode == "RowExclusiveLock" && !r.backend_xid.empty()) {
+          // Measure what the open transaction has removed or rewritten: a
+          // mass write not yet committed is as destructive as a DELETE
+          // without WHERE, and is acted on like one.
+          const UncommittedWrites& u = MeasureUncommitted(
+              conn, Key{r.info.pid, r.backend_start, r.xact_raw}, f.table, r.backend_xid);
+          if (u.ok && u.rows > 0) {
+            f.uncommitted_rows = u.rows;
+            f.table_rows = u.table_rows;
+            f.statement = absl::StrFormat("uncommitted DELETE or UPDATE of %d of %d rows", u.rows,
+                                          u.table_rows);
+            f.certain = u.rows >= config_.min_rows &&
+                        static_cast<double>(u.rows) >= kMassWriteShare * u.table_rows;
+          }
+        }
         mine.push_back(std::move(f));
         break;
       }
@@ -276,7 +297,42 @@ absl::StatusOr<std::vector<SessionFinding>> SessionGuard::Check(
   for (auto it = steps_.begin(); it != steps_.end();) {
     it = seen.count(it->first) ? std::next(it) : steps_.erase(it);
   }
+  for (auto it = measured_.begin(); it != measured_.end();) {
+    it = seen.count(std::get<0>(it->first)) ? std::next(it) : measured_.erase(it);
+  }
   return findings;
+}
+
+const SessionGuard::UncommittedWrites& SessionGuard::MeasureUncommitted(pqxx::connection& conn,
+                                                                        const Key& key,
+                                                                        const TableRef& table,
+                                                                        const std::string& xid) {
+  UncommittedWrites& u = measured_[{key, table.schema, table.table}];
+  const absl::Time now = clock_->Now();
+  // One scan per transaction and table every kRemeasureEvery at most; a
+  // mass write, once seen, stays seen.
+  if (u.certain_once || now - u.at < kRemeasureEvery) return u;
+  u.at = now;
+  try {
+    pqxx::work tx(conn);
+    tx.exec("SET LOCAL statement_timeout = 2000");
+    // Row versions the transaction deleted or replaced are still visible to
+    // other snapshots, with xmax = its xid.
+    const pqxx::row r = tx.exec_params1(
+        absl::StrCat("SELECT count(*) FILTER (WHERE xmax = $1::xid), count(*) FROM ONLY ",
+                     conn.quote_name(table.schema), ".", conn.quote_name(table.table)),
+        xid);
+    tx.commit();
+    u.ok = true;
+    u.rows = r[0].as<int64_t>();
+    u.table_rows = r[1].as<int64_t>();
+    u.certain_once =
+        u.rows >= config_.min_rows && static_cast<double>(u.rows) >= kMassWriteShare * u.table_rows;
+  } catch (const std::exception&) {
+    // No SELECT on the table, or too big to count in time: stays uncertain.
+    u.ok = false;
+  }
+  return u;
 }
 
 void SessionGuard::Enforce(pqxx::connection& conn, const std::string& target,

@@ -29,6 +29,12 @@ enum class FindingKind {
 // watched table must be before it is reported as an uncertain finding.
 inline constexpr double kUncertainMinAgeSeconds = 2.0;
 
+// kMassWriteShare: an open transaction holding RowExclusiveLock whose
+// uncommitted deletes/updates (row versions with xmax = its xid) reach this
+// share of the table, and remediation.min_rows, is a destructive statement in
+// flight, acted on like a DELETE without WHERE.
+inline constexpr double kMassWriteShare = 0.5;
+
 // FindingKindName returns "destructive_in_flight", "idle_in_transaction",
 // "long_statement" or "blocking" (usable as an incident kind).
 const char* FindingKindName(FindingKind kind);
@@ -50,6 +56,11 @@ struct SessionFinding {
   // AccessExclusiveLock on a watched table while its visible statement is
   // something else): reported, never acted on.
   bool certain = true;
+  // For lock-only findings on RowExclusiveLock: the rows the open
+  // transaction has deleted or updated so far, and the rows the table shows
+  // (0 when not measured: no SELECT privilege, or the count timed out).
+  int64_t uncommitted_rows = 0;
+  int64_t table_rows = 0;
   // actions taken (or simulated, or refused) on this tick, if any.
   std::vector<ActionRecord> actions;
 
@@ -85,11 +96,25 @@ class SessionGuard {
   };
   void Enforce(pqxx::connection& conn, const std::string& target, const std::string& xact_raw,
                SessionFinding* finding, const std::vector<TableRef>& tables);
+  struct UncommittedWrites {
+    absl::Time at = absl::InfinitePast();
+    bool ok = false;
+    bool certain_once = false;
+    int64_t rows = 0;
+    int64_t table_rows = 0;
+  };
+  static constexpr absl::Duration kRemeasureEvery = absl::Seconds(5);
+  // MeasureUncommitted counts the table's row versions whose xmax is the
+  // transaction's xid (one sequential scan under a 2 s statement_timeout),
+  // cached per transaction and table.
+  const UncommittedWrites& MeasureUncommitted(pqxx::connection& conn, const Key& key,
+                                              const TableRef& table, const std::string& xid);
 
   RemediationConfig config_;
   Remediator* remediator_;
   const Clock* clock_;
   std::map<Key, Step> steps_;
+  std::map<std::tuple<Key, std::string, std::string>, UncommittedWrites> measured_;
 };
 
 // MissingPrivilege is one privilege the agent's role lacks for the

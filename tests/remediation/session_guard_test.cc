@@ -194,12 +194,43 @@ TEST_CASE("locks alone: an open transaction holding a write lock is reported, no
   CHECK_FALSE(f[0].certain);
   CHECK(f[0].seconds >= kUncertainMinAgeSeconds);
   CHECK(f[0].table.table == "customers");
-  CHECK(absl::StrContains(f[0].statement, "RowExclusiveLock"));
+  // The 10 uncommitted deletes are measured: 1% of the table, not a mass write.
+  CHECK(f[0].uncommitted_rows == 10);
+  CHECK(f[0].table_rows == 1000);
+  CHECK(absl::StrContains(f[0].statement, "uncommitted DELETE or UPDATE of 10 of 1000 rows"));
   CHECK(absl::StrContains(f[0].session.lock_modes, "public.customers=RowExclusiveLock"));
   CHECK(f[0].actions.empty());
   CHECK(shop->SessionsOf("oops") == 1);
   CHECK(AuditLines(audit_path).empty());
   tx.abort();
+}
+
+TEST_CASE("locks alone: an open transaction that deleted most of the table is terminated",
+          "[integration][session_guard]") {
+  const int64_t initial = 5000;
+  auto shop = Shop::Start(initial);
+  shop->AddRole("oops", "SELECT, DELETE");
+  auto agent = shop->AgentConnection();
+  const std::string audit_path = shop->tmp() + "/audit.log";
+  auto rem = Remediator::Create(Config(RemediationMode::kEnforce), "pgwarden", audit_path, nullptr,
+                                {}, RealClock::Get());
+  REQUIRE(rem.ok());
+  SessionGuard guard(Config(RemediationMode::kEnforce), rem->get(), RealClock::Get());
+  auto oops = shop->Connect("oops", "console");
+  pqxx::work tx(*oops);
+  tx.exec("DELETE FROM customers WHERE id <= 4000");  // has a WHERE, removes 80%
+  tx.exec("SELECT 1");
+  auto f = FindUntil(guard, *agent, FindingKind::kDestructiveInFlight, "oops", 8);
+  REQUIRE(f.size() == 1);
+  CHECK(f[0].certain);
+  CHECK(f[0].uncommitted_rows == 4000);
+  CHECK(f[0].table_rows == initial);
+  REQUIRE(f[0].actions.size() == 1);
+  CHECK(f[0].actions[0].action == ActionKind::kTerminate);
+  CHECK(f[0].actions[0].result == ActionResult::kDone);
+  CHECK_THROWS(tx.commit());
+  CHECK(shop->Count() == initial);
+  CHECK(WaitFor([&] { return shop->SessionsOf("oops") == 0; }, 5));
 }
 
 TEST_CASE("runaway sessions: idle in transaction, long statement, blocking",

@@ -1,0 +1,354 @@
+// Remediation end to end: real PostgreSQL 15, the real pgwarden binary in
+// enforce or dry-run mode, the cleanup script run by psql, a real HTTP
+// receiver checking the PagerDuty Events v2 schema, and `pgwarden undo`.
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <pqxx/pqxx>
+
+#include "absl/strings/match.h"
+#include "absl/time/clock.h"
+#include "core/process.h"
+#include "tests/integration/scenario.h"
+
+namespace pgwarden::testing {
+namespace {
+
+constexpr char kEnforceActions[] = "  actions: [nologin, revoke_writes, terminate]\n";
+
+// RoleState is what containment changes about a role, read as superuser.
+struct RoleState {
+  bool can_login = false;
+  int64_t sessions = 0;
+  bool can_delete = false;
+};
+
+RoleState ReadRole(pqxx::connection& su, const std::string& role) {
+  pqxx::nontransaction tx(su);
+  pqxx::row r = tx.exec_params1(
+      "SELECT (SELECT rolcanlogin FROM pg_roles WHERE rolname = $1), "
+      "  (SELECT count(*) FROM pg_stat_activity WHERE usename = $1), "
+      "  has_table_privilege($1, 'public.customers', 'DELETE')",
+      role);
+  return RoleState{r[0].as<bool>(), r[1].as<int64_t>(), r[2].as<bool>()};
+}
+
+bool Contained(const RoleState& s) { return !s.can_login && s.sessions == 0 && !s.can_delete; }
+
+// CustomersAcl is the exact ACL of public.customers.
+std::string CustomersAcl(pqxx::connection& su) {
+  pqxx::nontransaction tx(su);
+  return tx.exec1("SELECT relacl::text FROM pg_class WHERE oid = 'public.customers'::regclass")[0]
+      .as<std::string>();
+}
+
+std::vector<nlohmann::json> AuditRecords(const std::string& path) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    REQUIRE_FALSE(j.is_discarded());
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+// Records of `role` with `result`, in file order.
+std::vector<nlohmann::json> Records(const std::vector<nlohmann::json>& all, const std::string& role,
+                                    const std::string& result) {
+  std::vector<nlohmann::json> out;
+  for (const nlohmann::json& r : all) {
+    if (r.value("role", "") == role && r.value("result", "") == result) out.push_back(r);
+  }
+  return out;
+}
+
+bool HasAction(const std::vector<nlohmann::json>& records, const std::string& action) {
+  for (const nlohmann::json& r : records) {
+    if (r.value("action", "") == action) return true;
+  }
+  return false;
+}
+
+TEST_CASE(
+    "Enforce: the cleanup script on 1,000,000 rows is stopped - no login, no sessions, "
+    "no DELETE, under 5% lost - and undo restores",
+    "[integration][remediation_e2e]") {
+  Scenario sc(1000000);
+  pqxx::connection su(sc.pg->Dsn("shop", "postgres"));
+  const std::string acl_before = CustomersAcl(su);
+  sc.StartAgent(sc.Yaml("enforce", kEnforceActions));
+  const int64_t before = sc.Count("customers");
+  const absl::Time start = absl::Now();
+  auto job =
+      StartCleanupJob(*sc.pg, CleanupScriptSql("customers", 1000, 1000, absl::Milliseconds(200)));
+  REQUIRE(job.ok());
+  auto page = sc.pager.WaitFor(IsTriggerFor("customers"), absl::Seconds(15));
+  absl::Time contained_at;
+  const bool contained = WaitUntil(
+      [&] {
+        if (!Contained(ReadRole(su, kCleanupRole))) return false;
+        contained_at = absl::Now();
+        return true;
+      },
+      absl::Seconds(20));
+  absl::StatusOr<int> job_exit = WaitProcess(*job, absl::Seconds(10));
+  if (!job_exit.ok()) StopProcess(*job, absl::Seconds(2));
+  const int64_t after = sc.Count("customers");
+  INFO(sc.agent->Log());
+  REQUIRE(page.has_value());
+  REQUIRE(contained);
+  const double lost_share = static_cast<double>(before - after) / before;
+  std::cout << "[figure] enforce: paged after " << absl::ToDoubleSeconds(page->at - start)
+            << " s; contained after " << absl::ToDoubleSeconds(contained_at - start)
+            << " s; rows lost " << (before - after) << " of " << before << "\n";
+  CHECK(lost_share < 0.05);
+  // The psql script ended because its session was terminated.
+  REQUIRE(job_exit.ok());
+  CHECK(*job_exit != 0);
+  CHECK(sc.pager.violations().empty());
+  // The first page already names the role; a later one says what was done.
+  CHECK(absl::StrContains(page->body["payload"]["summary"].get<std::string>(), "cleanup_job"));
+  auto done_page = sc.pager.WaitFor(
+      [](const nlohmann::json& ev) {
+        return ev.value("event_action", "") == "trigger" &&
+               absl::StrContains(ev["payload"].value("summary", ""), "pgwarden undo");
+      },
+      absl::Seconds(10));
+  REQUIRE(done_page.has_value());
+  const nlohmann::json& attribution =
+      done_page->body["payload"]["custom_details"]["row_loss"]["attribution"];
+  INFO(done_page->body.dump(2));
+  CHECK(attribution["culprits"][0]["role"] == "cleanup_job");
+  CHECK(attribution["culprits"][0]["application"] == "nightly-cleanup");
+  CHECK(attribution["confidence"].get<double>() >= 0.5);
+
+  // Audit: the three actions done, each with the SQL that undoes it.
+  const std::string audit_path = sc.pg->dir() + "/state/audit.log";
+  std::vector<nlohmann::json> done = Records(AuditRecords(audit_path), kCleanupRole, "done");
+  CHECK(HasAction(done, "nologin"));
+  CHECK(HasAction(done, "revoke_writes"));
+  CHECK(HasAction(done, "terminate"));
+  for (const nlohmann::json& r : done) {
+    CHECK(absl::StrContains(r["sql"].get<std::string>(), "cleanup_job"));
+    if (r["action"] != "terminate") CHECK_FALSE(r["undo_sql"].get<std::string>().empty());
+  }
+
+  // `pgwarden undo ID --config FILE` puts login and grants back exactly, while
+  // the agent keeps running (and does not act again).
+  for (const nlohmann::json& r : done) {
+    if (r["action"] == "terminate") continue;
+    ProcessOptions undo;
+    undo.argv = {PGWARDEN_BINARY, "undo", std::to_string(r["id"].get<int64_t>()), "--config",
+                 sc.pg->dir() + "/pgwarden.yaml"};
+    std::string output;
+    absl::StatusOr<int> code = RunCommand(undo, absl::Seconds(30), &output);
+    INFO(output);
+    REQUIRE(code.ok());
+    CHECK(*code == 0);
+  }
+  absl::SleepFor(absl::Seconds(2));
+  const RoleState restored = ReadRole(su, kCleanupRole);
+  CHECK(restored.can_login);
+  CHECK(restored.can_delete);
+  CHECK(CustomersAcl(su) == acl_before);
+  std::vector<nlohmann::json> undone = Records(AuditRecords(audit_path), kCleanupRole, "done");
+  CHECK(HasAction(undone, "undo"));
+}
+
+TEST_CASE("Dry-run: the same script changes nothing, and the page says what it would run",
+          "[integration][remediation_e2e]") {
+  Scenario sc(200000);
+  pqxx::connection su(sc.pg->Dsn("shop", "postgres"));
+  const std::string acl_before = CustomersAcl(su);
+  sc.StartAgent(sc.Yaml("dry-run", kEnforceActions));
+  const int64_t before = sc.Count("customers");
+  auto job =
+      StartCleanupJob(*sc.pg, CleanupScriptSql("customers", 40, 1000, absl::Milliseconds(200)));
+  REQUIRE(job.ok());
+  auto page = sc.pager.WaitFor(
+      [](const nlohmann::json& ev) {
+        return ev.value("event_action", "") == "trigger" &&
+               absl::StrContains(ev["payload"].value("summary", ""), "would run nologin");
+      },
+      absl::Seconds(20));
+  absl::StatusOr<int> job_exit = WaitProcess(*job, absl::Seconds(40));
+  if (!job_exit.ok()) StopProcess(*job, absl::Seconds(2));
+  INFO(sc.agent->Log());
+  REQUIRE(page.has_value());
+  CHECK(absl::StrContains(page->body["payload"]["summary"].get<std::string>(), "cleanup_job"));
+  // The script ran to its end: every batch deleted, login and grants intact.
+  REQUIRE(job_exit.ok());
+  CHECK(*job_exit == 0);
+  CHECK(sc.Count("customers") == before - 40000);
+  const RoleState s = ReadRole(su, kCleanupRole);
+  CHECK(s.can_login);
+  CHECK(s.can_delete);
+  CHECK(CustomersAcl(su) == acl_before);
+  std::vector<nlohmann::json> all = AuditRecords(sc.pg->dir() + "/state/audit.log");
+  std::vector<nlohmann::json> dry = Records(all, kCleanupRole, "dry_run");
+  CHECK(HasAction(dry, "nologin"));
+  CHECK(HasAction(dry, "revoke_writes"));
+  CHECK(HasAction(dry, "terminate"));
+  for (const nlohmann::json& r : dry) CHECK_FALSE(r["sql"].get<std::string>().empty());
+  CHECK(Records(all, kCleanupRole, "done").empty());
+}
+
+TEST_CASE("Enforce: a superuser and a protected role deleting in batches are paged, never touched",
+          "[integration][remediation_e2e]") {
+  Scenario sc(100000);
+  REQUIRE(sc.pg
+              ->Psql("CREATE ROLE etl LOGIN PASSWORD 'etl-pw'; "
+                     "CREATE ROLE dba LOGIN SUPERUSER PASSWORD 'dba-pw'; "
+                     "GRANT SELECT, DELETE ON customers, orders TO etl;",
+                     "shop")
+              .ok());
+  pqxx::connection su(sc.pg->Dsn("shop", "postgres"));
+  sc.StartAgent(sc.Yaml(
+      "enforce", absl::StrCat(kEnforceActions, "  protected_roles: [postgres, pgwarden, etl]\n")));
+  const int64_t customers = sc.Count("customers");
+  const int64_t orders = sc.Count("orders");
+  auto etl = StartPsqlJob(*sc.pg, CleanupScriptSql("customers", 25, 1000, absl::Milliseconds(200)),
+                          "etl", "etl-pw", "etl-purge");
+  auto root = StartPsqlJob(*sc.pg, CleanupScriptSql("orders", 20, 1000, absl::Milliseconds(200)),
+                           "dba", "dba-pw", "dba-console");
+  REQUIRE(etl.ok());
+  REQUIRE(root.ok());
+  auto etl_page = sc.pager.WaitFor(IsTriggerFor("public.customers"), absl::Seconds(20));
+  auto root_page = sc.pager.WaitFor(IsTriggerFor("public.orders"), absl::Seconds(20));
+  absl::StatusOr<int> etl_exit = WaitProcess(*etl, absl::Seconds(40));
+  if (!etl_exit.ok()) StopProcess(*etl, absl::Seconds(2));
+  absl::StatusOr<int> root_exit = WaitProcess(*root, absl::Seconds(40));
+  if (!root_exit.ok()) StopProcess(*root, absl::Seconds(2));
+  INFO(sc.agent->Log());
+  REQUIRE(etl_page.has_value());
+  REQUIRE(root_page.has_value());
+  // Both scripts ran to their end untouched.
+  REQUIRE(etl_exit.ok());
+  CHECK(*etl_exit == 0);
+  REQUIRE(root_exit.ok());
+  CHECK(*root_exit == 0);
+  CHECK(sc.Count("customers") == customers - 25000);
+  CHECK(sc.Count("orders") == orders - 20000);
+  CHECK(ReadRole(su, "etl").can_login);
+  CHECK(ReadRole(su, "etl").can_delete);
+  // Every refusal is audited with its reason; nothing was done.
+  std::vector<nlohmann::json> all = AuditRecords(sc.pg->dir() + "/state/audit.log");
+  std::vector<nlohmann::json> etl_refused = Records(all, "etl", "refused");
+  std::vector<nlohmann::json> root_refused = Records(all, "dba", "refused");
+  REQUIRE_FALSE(etl_refused.empty());
+  REQUIRE_FALSE(root_refused.empty());
+  CHECK(absl::StrContains(etl_refused[0]["reason"].get<std::string>(), "protected"));
+  CHECK(absl::StrContains(root_refused[0]["reason"].get<std::string>(), "superuser"));
+  for (const nlohmann::json& r : all) CHECK(r["result"] != "done");
+}
+
+TEST_CASE(
+    "Two agents on one database and a hostile role name: exactly one agent acts, "
+    "the name stays a name",
+    "[integration][remediation_e2e]") {
+  const std::string hostile = "x\"; DROP TABLE customers; --";
+  Scenario sc(200000);
+  pqxx::connection su(sc.pg->Dsn("shop", "postgres"));
+  {
+    pqxx::nontransaction tx(su);
+    tx.exec(absl::StrCat("CREATE ROLE ", tx.quote_name(hostile), " LOGIN PASSWORD 'h-pw'"));
+    tx.exec(absl::StrCat("GRANT SELECT, DELETE ON customers TO ", tx.quote_name(hostile)));
+  }
+  // Two agents, each with its own config and state directory.
+  std::vector<std::unique_ptr<AgentProcess>> agents;
+  std::vector<std::string> dirs;
+  for (int i = 1; i <= 2; ++i) {
+    const std::string dir = absl::StrCat(sc.pg->dir(), "/agent", i);
+    std::filesystem::create_directories(dir);
+    std::string yaml = sc.Yaml("enforce", kEnforceActions);
+    const std::string state = absl::StrCat("state_dir: ", sc.pg->dir(), "/state\n");
+    yaml.replace(yaml.find(state), state.size(), absl::StrCat("state_dir: ", dir, "/state\n"));
+    auto a = AgentProcess::Start(dir, yaml);
+    INFO(a.status().message());
+    REQUIRE(a.ok());
+    agents.push_back(std::move(*a));
+    dirs.push_back(dir);
+  }
+  for (auto& a : agents) {
+    REQUIRE(WaitUntil(
+        [&] { return MetricValue(a->Metrics(), "pgwarden_up", {"target=\"shop\""}) == 1.0; },
+        absl::Seconds(20)));
+  }
+  absl::SleepFor(absl::Seconds(3));
+  const int64_t before = sc.Count("customers");
+  auto job = StartPsqlJob(*sc.pg, CleanupScriptSql("customers", 200, 1000, absl::Milliseconds(200)),
+                          hostile, "h-pw", "cleanup");
+  REQUIRE(job.ok());
+  const bool contained =
+      WaitUntil([&] { return Contained(ReadRole(su, hostile)); }, absl::Seconds(25));
+  absl::StatusOr<int> job_exit = WaitProcess(*job, absl::Seconds(10));
+  if (!job_exit.ok()) StopProcess(*job, absl::Seconds(2));
+  INFO(agents[0]->Log());
+  INFO(agents[1]->Log());
+  REQUIRE(contained);
+  CHECK(sc.Count("customers") > before * 95 / 100);  // the table is still there
+  absl::SleepFor(absl::Seconds(3));                  // let the other agent try too
+  int acting = 0;
+  int deferring = 0;
+  for (const std::string& dir : dirs) {
+    std::vector<nlohmann::json> all = AuditRecords(dir + "/state/audit.log");
+    std::vector<nlohmann::json> done = Records(all, hostile, "done");
+    if (!done.empty()) {
+      ++acting;
+      CHECK(HasAction(done, "nologin"));
+      for (const nlohmann::json& r : done) {
+        // The name went into the SQL quoted as one identifier.
+        if (r["action"] == "nologin") {
+          CHECK(absl::StrContains(r["sql"].get<std::string>(),
+                                  "\"x\"\"; DROP TABLE customers; --\""));
+        }
+      }
+    }
+    for (const nlohmann::json& r : Records(all, hostile, "refused")) {
+      if (absl::StrContains(r["reason"].get<std::string>(), "another agent")) {
+        ++deferring;
+        break;
+      }
+    }
+  }
+  CHECK(acting == 1);
+  CHECK(deferring == 1);
+}
+
+TEST_CASE("Enforce: a huge uncommitted DELETE is paged while it runs and cancelled, no row lost",
+          "[integration][remediation_e2e]") {
+  Scenario sc(200000);
+  sc.StartAgent(sc.Yaml("enforce", kEnforceActions));
+  const int64_t before = sc.Count("customers");
+  auto job = StartCleanupJob(
+      *sc.pg,
+      "\\set ON_ERROR_STOP 1\nBEGIN;\nDELETE FROM customers;\nSELECT pg_sleep(60);\n"
+      "COMMIT;\n");
+  REQUIRE(job.ok());
+  auto page = sc.pager.WaitFor(IsTriggerFor("uncommitted DELETE or UPDATE of 200000 of 200000"),
+                               absl::Seconds(15));
+  absl::StatusOr<int> job_exit = WaitProcess(*job, absl::Seconds(15));
+  if (!job_exit.ok()) StopProcess(*job, absl::Seconds(2));
+  INFO(sc.agent->Log());
+  REQUIRE(page.has_value());
+  CHECK(absl::StrContains(page->body["payload"]["summary"].get<std::string>(), "cleanup_job"));
+  REQUIRE(job_exit.ok());
+  CHECK(*job_exit != 0);
+  CHECK(sc.Count("customers") == before);
+  std::vector<nlohmann::json> all = AuditRecords(sc.pg->dir() + "/state/audit.log");
+  CHECK(HasAction(Records(all, kCleanupRole, "done"), "cancel"));
+  // The rolled-back DELETE raised n_tup_del by 200,000 but lost no row: no
+  // row-loss or delete-spike page follows.
+  absl::SleepFor(absl::Seconds(4));
+  for (const ReceivedEvent& ev : sc.pager.events()) {
+    const nlohmann::json details = ev.body["payload"].value("custom_details", nlohmann::json());
+    CHECK_FALSE(details.contains("row_loss"));
+    CHECK_FALSE(details.contains("delete_spike"));
+  }
+}
+
+}  // namespace
+}  // namespace pgwarden::testing
