@@ -1,0 +1,167 @@
+#include "sources/server_log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <string>
+
+#include "catch2/catch.hpp"
+
+namespace pgwarden {
+namespace {
+
+LoginFailure Parse(const std::string& line) {
+  LoginFailure f;
+  f.reason = "(none)";
+  if (!ParseLoginFailure(line, &f)) f.reason = "(none)";
+  return f;
+}
+
+TEST_CASE("ParseLoginFailure reads stderr, verbose and csvlog failures", "[server_log]") {
+  LoginFailure f = Parse(
+      "2026-11-26 01:20:00.123 UTC [4242] app@shop FATAL:  password authentication failed for "
+      "user \"app\"");
+  CHECK(f.reason == "password");
+  CHECK(f.user == "app");
+  f = Parse(
+      "2026-11-26 01:20:00 UTC [1] FATAL:  28P01: password authentication failed for user "
+      "\"we\"ird\"");
+  CHECK(f.reason == "password");
+  CHECK(f.user == "we\"ird");
+  f = Parse(
+      "[1] FATAL:  no pg_hba.conf entry for host \"10.0.3.7\", user \"mallory\", database "
+      "\"shop\", no encryption");
+  CHECK(f.reason == "no_hba_entry");
+  CHECK(f.user == "mallory");
+  f = Parse(
+      "[1] FATAL:  pg_hba.conf rejects connection for host \"10.0.3.7\", user \"eve\", "
+      "database \"shop\", no encryption");
+  CHECK(f.reason == "hba_reject");
+  CHECK(f.user == "eve");
+  f = Parse("x FATAL:  role \"ghost\" does not exist");
+  CHECK(f.reason == "no_such_role");
+  CHECK(f.user == "ghost");
+  f = Parse("x FATAL:  Peer authentication failed for user \"bob\"");
+  CHECK(f.reason == "authentication");
+  CHECK(f.user == "bob");
+  f = Parse(
+      "2026-11-26 01:20:00.123 UTC,\"app\",\"shop\",4242,\"127.0.0.1:5000\",6561a.1,1,"
+      "\"authentication\",2026-11-26 01:20:00 UTC,3/1,0,FATAL,28P01,\"password authentication "
+      "failed for user \"\"a,b\"\"\",\"Connection matched pg_hba.conf line 3\",,,,,,,,,\"\"");
+  CHECK(f.reason == "password");
+  CHECK(f.user == "a,b");
+}
+
+TEST_CASE("ParseLoginFailure ignores echoed statements, ERRORs and other FATALs", "[server_log]") {
+  CHECK(Parse("[1] app@shop LOG:  statement: SELECT 'FATAL:  password authentication failed for "
+              "user \"x\"'")
+            .reason == "(none)");
+  CHECK(Parse("[1] app@shop ERROR:  role \"ghost\" does not exist").reason == "(none)");
+  CHECK(Parse("[1] app@shop FATAL:  terminating connection due to administrator command").reason ==
+        "(none)");
+  CHECK(Parse("").reason == "(none)");
+  CHECK(Parse("FATAL:").reason == "(none)");
+}
+
+struct TempLog {
+  std::string dir;
+  std::string path;
+  TempLog() {
+    char tmpl[] = "/tmp/pgwarden-log-XXXXXX";
+    REQUIRE(mkdtemp(tmpl) != nullptr);
+    dir = tmpl;
+    path = dir + "/postgresql.log";
+  }
+  ~TempLog() {
+    unlink(path.c_str());
+    unlink((path + ".1").c_str());
+    rmdir(dir.c_str());
+  }
+  void Append(const std::string& text) const {
+    std::ofstream out(path, std::ios::app);
+    out << text;
+  }
+};
+
+const char kFail[] = "[1] FATAL:  password authentication failed for user \"app\"\n";
+
+TEST_CASE("ServerLogTail starts at the end, reads whole lines, keeps a partial line",
+          "[server_log]") {
+  TempLog log;
+  log.Append(std::string(kFail) + kFail);  // history: not counted
+  ServerLogTail tail(log.path);
+  auto r = tail.Poll();
+  REQUIRE(r.ok());
+  CHECK(r->total == 0);
+  log.Append(std::string(kFail) + "[1] FATAL:  password authentication fai");
+  r = tail.Poll();
+  REQUIRE(r.ok());
+  CHECK(r->total == 1);
+  CHECK(r->lines == 1);
+  log.Append("led for user \"bob\"\n[1] LOG:  checkpoint starting\n");
+  r = tail.Poll();
+  REQUIRE(r.ok());
+  CHECK(r->total == 1);
+  CHECK(r->by_user.at("bob") == 1);
+  CHECK(r->by_reason.at("password") == 1);
+  CHECK(r->lines == 2);
+}
+
+TEST_CASE("ServerLogTail follows rotation and truncation from the new start", "[server_log]") {
+  TempLog log;
+  log.Append("[1] LOG:  started\n");
+  ServerLogTail tail(log.path);
+  REQUIRE(tail.Poll().ok());
+  log.Append(kFail);
+  REQUIRE(rename(log.path.c_str(), (log.path + ".1").c_str()) == 0);
+  log.Append(std::string(kFail) + kFail);  // the new file
+  auto r = tail.Poll();
+  REQUIRE(r.ok());
+  CHECK(r->rotated);
+  // Lines appended to the old file after the last poll and before the
+  // rotation are not read (like tail -F, the new file wins).
+  CHECK(r->total == 2);
+  // Truncated in place (copytruncate): read again from the start.
+  { std::ofstream trunc(log.path, std::ios::trunc); }
+  log.Append(kFail);
+  r = tail.Poll();
+  REQUIRE(r.ok());
+  CHECK(r->rotated);
+  CHECK(r->total == 1);
+}
+
+TEST_CASE("ServerLogTail bounds a poll and skips an over-long line", "[server_log]") {
+  TempLog log;
+  ServerLogTailOptions opts;
+  opts.start_at_end = false;
+  opts.max_line_bytes = 100;
+  opts.max_bytes_per_poll = 4096;
+  log.Append(std::string(500, 'x') + " FATAL:  password authentication failed for user \"a\"\n");
+  std::string many;
+  for (int i = 0; i < 200; ++i) many += kFail;  // 200 * 61 bytes
+  log.Append(many);
+  ServerLogTail tail(log.path, opts);
+  int64_t total = 0;
+  int polls = 0;
+  for (; polls < 20; ++polls) {
+    auto r = tail.Poll();
+    REQUIRE(r.ok());
+    if (r->lines == 0) break;
+    total += r->total;
+  }
+  CHECK(polls > 2);     // the budget split the work
+  CHECK(total == 200);  // the long line was skipped, nothing else lost
+}
+
+TEST_CASE("ServerLogTail names the path when the log cannot be opened", "[server_log]") {
+  ServerLogTail tail("/nonexistent/pgwarden/postgresql.log");
+  auto r = tail.Poll();
+  REQUIRE_FALSE(r.ok());
+  CHECK(std::string(r.status().message()).find("/nonexistent/pgwarden/postgresql.log") !=
+        std::string::npos);
+}
+
+}  // namespace
+}  // namespace pgwarden
