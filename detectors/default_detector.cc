@@ -119,9 +119,8 @@ DetectorResult DefaultDetector::Update(absl::Time t, double value, double /*weig
     bin.cycle = cycle;
   }
 
-  // 3. Each deviation against its own decayed record: an unprecedented
-  // deviation scores high whatever the series' scale and noise.
-  // 2c. Deviation of the mean of the last shift_k values.
+  // 2c. Deviation of the mean of the last shift_k values: a sustained shift
+  // that no single sample shows.
   double dev4 = 0.0;
   if (options_.shift_k > 0) {
     if (recent_n_ == options_.shift_k) {
@@ -138,6 +137,8 @@ DetectorResult DefaultDetector::Update(absl::Time t, double value, double /*weig
     }
   }
 
+  // 3. Each deviation against its own decayed record: an unprecedented
+  // deviation scores high whatever the series' scale and noise.
   double decay = std::exp2(-1.0 / options_.long_half_life);
   double r1 = record1_ > 0 ? dev / record1_ : 0.0;
   double r2 = record2_ > 0 ? dev2 / record2_ : 0.0;
@@ -175,7 +176,8 @@ DetectorResult DefaultDetector::Update(absl::Time t, double value, double /*weig
   double severity = std::max({r1, r2, r3, r4});
   severity /= options_.z;
 
-  // 4. Peak suppression: one detection per event.
+  // 4. Peak suppression: one detection per event. Within `suppress` samples
+  // of a peak only a clearly larger event (rise times the peak) scores in full.
   if (options_.suppress > 0) {
     if (peak_age_ > options_.suppress) peak_ = 0.0;
     if (severity > peak_ * options_.rise) {
@@ -189,8 +191,8 @@ DetectorResult DefaultDetector::Update(absl::Time t, double value, double /*weig
   res.score = ScoreFromSeverity(severity);
   // The score ranks; an alert also needs a deviation of alert_z robust
   // standard deviations (new records alone happen in plain noise).
-  res.alert =
-      severity >= 1.0 && seen_ > options_.warmup && std::max({dev, dev2, dev3}) >= options_.alert_z;
+  res.alert = severity >= 1.0 && seen_ > options_.warmup &&
+              std::max({dev, dev2, dev3, dev4}) >= options_.alert_z;
   return res;
 }
 

@@ -30,7 +30,7 @@ struct DefaultOptions {
   double season_weight = 1.0;
   // slow_factor: if > 0, each ratio is the geometric mean of the ratios to a
   // record with long_half_life and one slow_factor times longer.
-  double slow_factor = 20.0;
+  double slow_factor = 30.0;
   // alert_z: an alert also needs a deviation of this many robust stddevs.
   double alert_z = 8.0;
   // record_cap: a record rises at most this factor per sample (0: no cap).
@@ -56,13 +56,15 @@ struct DefaultOptions {
 // ParseDefaultOptions validates `default` parameters by name.
 absl::StatusOr<DefaultOptions> ParseDefaultOptions(const DetectorParams& params);
 
-// DefaultDetector is the detector for any signal that names none. Three
+// DefaultDetector is the detector for any signal that names none. Four
 // robust deviations (from the windowed median, of the step from the previous
-// value, from a daily profile in 5-minute bins) are each divided by their own
-// decayed record (geometric mean of a fast and a slow record), so that an
+// value, from a daily profile in 5-minute bins, of the mean of the last
+// shift_k values from the median) are each divided by their own decayed
+// record (geometric mean of a fast and a slow record), so that an
 // unprecedented deviation scores high whatever the series' scale and noise;
-// the largest wins, and scores below a recent peak are damped for `suppress`
-// samples (one detection per event). Alerts also need alert_z.
+// the largest wins, and for `suppress` samples after a peak only a score
+// `rise` times above it is left undamped (one detection per event). Alerts
+// also need alert_z.
 class DefaultDetector : public Detector {
  public:
   explicit DefaultDetector(const DefaultOptions& options);

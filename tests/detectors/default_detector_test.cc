@@ -1,5 +1,6 @@
 #include "detectors/default_detector.h"
 
+#include <algorithm>
 #include <random>
 
 #include "catch2/catch.hpp"
@@ -65,6 +66,76 @@ TEST_CASE("default: an event that recurs daily scores lower than the first time"
   REQUIRE(spike_scores.size() == 8);
   CHECK(spike_scores.back() < 0.5 * spike_scores.front());
   CHECK(spike_scores.back() < 0.5);
+}
+
+// Scores of the default detector over noise with `len` samples from 2000 on
+// shifted by `shift` (noise stddev 1).
+std::vector<double> ShiftScores(double shift, int len, const DetectorParams& params = {}) {
+  auto d = MakeDetector("default", params);
+  std::mt19937_64 rng(7);
+  std::normal_distribution<double> noise(0.0, 1.0);
+  std::vector<double> out;
+  for (int i = 0; i < 3000; ++i) {
+    double x = noise(rng);
+    if (i >= 2000 && i < 2000 + len) x = shift + 0.3 * noise(rng);
+    out.push_back(d->Update(TimeAt(i), x).score);  // 1s apart: no daily profile
+  }
+  return out;
+}
+
+TEST_CASE("default: a sustained shift outscores its largest single sample") {
+  // Eight samples at 3.4 stddevs: no single one is unusual for noise (which
+  // reaches about 3.5 in 3000 samples), but the mean of four is. Suppression
+  // off, so each sample's own score shows.
+  std::vector<double> s = ShiftScores(3.4, 8, {{"suppress", "0"}});
+  double noise_top = 0, shift_top = 0;
+  for (size_t i = 300; i < s.size(); ++i) {
+    if (i >= 2000 && i < 2012) {
+      shift_top = std::max(shift_top, s[i]);
+    } else {
+      noise_top = std::max(noise_top, s[i]);
+    }
+  }
+  CHECK(shift_top > noise_top);
+  std::vector<double> off = ShiftScores(3.4, 8, {{"suppress", "0"}, {"shift_k", "0"}});
+  // Once four shifted samples are in, the mean-of-four deviation is the top
+  // score of the event; without it (shift_k 0) that sample scores lower.
+  CHECK(s[2003] == Approx(shift_top));
+  CHECK(s[2003] > 1.1 * off[2003]);
+}
+
+// Scores of a spike of 25 at 2000 and one of `second` at 2010 over noise.
+std::vector<double> EchoScores(double second, const DetectorParams& params) {
+  auto d = MakeDetector("default", params);
+  std::mt19937_64 rng(99);
+  std::normal_distribution<double> noise(0.0, 1.0);
+  std::vector<double> out;
+  for (int i = 0; i < 2011; ++i) {
+    double x = noise(rng);
+    if (i == 2000) x = 25.0;
+    if (i == 2010) x = second;
+    out.push_back(d->Update(TimeAt(i, absl::Minutes(5)), x).score);
+  }
+  return out;
+}
+
+TEST_CASE("default: within the suppression span a slightly larger event is still damped") {
+  auto severity = [](double score) { return score / (1.0 - score); };
+  // Find a second spike whose undamped severity is 1-15% above the first's.
+  double second = 0;
+  for (double m = 25; m < 2000 && second == 0; m *= 1.02) {
+    std::vector<double> raw = EchoScores(m, {{"suppress", "0"}});
+    double q = severity(raw[2010]) / severity(raw[2000]);
+    if (q > 1.01 && q < 1.15) second = m;
+  }
+  REQUIRE(second > 0);
+  // rise 1 (any new peak scores in full) lets it through; the default 1.2
+  // damps it below the first spike.
+  std::vector<double> any_peak = EchoScores(second, {{"rise", "1"}});
+  CHECK(any_peak[2010] > any_peak[2000]);
+  std::vector<double> gated = EchoScores(second, {});
+  CHECK(gated[2000] == Approx(any_peak[2000]));
+  CHECK(gated[2010] < gated[2000]);
 }
 
 }  // namespace
