@@ -26,6 +26,9 @@ absl::StatusOr<DetectorFactories> MakeFactories(const DetectorsConfig& d) {
   f.rows = *rows;
   f.delete_rate = *rate;
   f.rollback_ratio = *ratio;
+  auto logins = MakeDetectorFactory(d.failed_logins.detector, d.failed_logins.params);
+  if (!logins.ok()) return logins.status();
+  f.failed_logins = *logins;
   return f;
 }
 }  // namespace

@@ -29,8 +29,8 @@ bool ValidName(const std::string& s) {
 
 void ParseTarget(const ConfigNode& node, std::set<std::string>* names, TargetConfig* t) {
   if (!node.ExpectMap(true)) return;
-  node.CheckKeys(
-      {"name", "dsn", "dsn_env", "dsn_file", "tables", "connect_timeout", "statement_timeout"});
+  node.CheckKeys({"name", "dsn", "dsn_env", "dsn_file", "tables", "connect_timeout",
+                  "statement_timeout", "server_log"});
   t->name = node.GetRequiredString("name");
   if (!t->name.empty()) {
     if (!ValidName(t->name)) {
@@ -48,6 +48,7 @@ void ParseTarget(const ConfigNode& node, std::set<std::string>* names, TargetCon
   }
   t->connect_timeout = node.GetDuration("connect_timeout", t->connect_timeout);
   t->statement_timeout = node.GetDuration("statement_timeout", t->statement_timeout);
+  t->server_log = node.GetString("server_log", "");
   if (t->connect_timeout < absl::Seconds(1)) node.ErrorAt("connect_timeout", "must be at least 1s");
   if (t->statement_timeout < absl::Milliseconds(10)) {
     node.ErrorAt("statement_timeout", "must be at least 10ms");
@@ -193,10 +194,11 @@ absl::StatusOr<AgentConfig> ParseConfig(const std::string& text, const std::stri
 
   ConfigNode det = top.Child("detectors");
   if (det.IsDefined() && det.ExpectMap()) {
-    det.CheckKeys({"rows", "delete_rate", "rollback_ratio"});
+    det.CheckKeys({"rows", "delete_rate", "rollback_ratio", "failed_logins"});
     ParseSignal(det, "rows", &cfg.detectors.rows);
     ParseSignal(det, "delete_rate", &cfg.detectors.delete_rate);
     ParseSignal(det, "rollback_ratio", &cfg.detectors.rollback_ratio);
+    ParseSignal(det, "failed_logins", &cfg.detectors.failed_logins);
   }
 
   ConfigNode inc = top.Child("incidents");

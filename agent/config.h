@@ -22,6 +22,9 @@ struct TargetConfig {
   std::vector<std::string> exclude;
   absl::Duration connect_timeout = absl::Seconds(5);
   absl::Duration statement_timeout = absl::Seconds(5);
+  // server_log: the PostgreSQL server log (stderr or csvlog format, English
+  // messages) read for failed logins; "" = not read.
+  std::string server_log;
 };
 
 // SignalConfig picks the detector (and its parameters) for one signal.
@@ -35,6 +38,10 @@ struct DetectorsConfig {
   SignalConfig rows{"level_drop", {}};
   SignalConfig delete_rate{"rate_spike", {}};
   SignalConfig rollback_ratio{"ratio", {}};
+  // Failed logins per second: a storm is at least 5/s and 5/s above normal
+  // (25/s alerts even while the baseline warms up).
+  SignalConfig failed_logins{"rate_spike",
+                             {{"min_rate", "5"}, {"min_excess", "5"}, {"hard_rate", "25"}}};
 };
 
 // MaintenanceWindow silences pages on matching tables during a daily window.

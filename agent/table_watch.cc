@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 
 namespace pgwarden {
 
@@ -46,6 +47,7 @@ void Rebaseline(TableState& st, const TableStat& stat, absl::Time now) {
 TargetWatch::TargetWatch(DetectorFactories factories, Silencer silencer)
     : factories_(std::move(factories)), silencer_(std::move(silencer)) {
   if (factories_.rollback_ratio) rollback_ = factories_.rollback_ratio->Create();
+  if (factories_.failed_logins) logins_ = factories_.failed_logins->Create();
 }
 
 void TargetWatch::Emit(SignalEvent ev, WatchResult* out) {
@@ -226,6 +228,50 @@ void TargetWatch::ProcessDatabase(const Snapshot& snap, WatchResult* out) {
                 {"transactions", total},
                 {"ratio", ratio},
                 {"baseline_ratio", std::isfinite(r.baseline) ? r.baseline : 0.0},
+                {"score", r.score}};
+  Emit(std::move(ev), out);
+}
+
+void TargetWatch::ProcessLogins(absl::Time now, const std::string& database,
+                                const LoginFailures& failures, WatchResult* out) {
+  if (!logins_) return;
+  if (logins_last_ == absl::InfinitePast()) {
+    logins_last_ = now;  // the first poll only marks where the log is
+    return;
+  }
+  const double dt = std::max(1e-3, absl::ToDoubleSeconds(now - logins_last_));
+  logins_last_ = now;
+  const double rate = static_cast<double>(failures.total) / dt;
+  DetectorResult r = logins_->Update(now, rate);
+  logins_score_ = r.score;
+  if (!r.alert) return;
+  // The users tried most, first.
+  std::vector<std::pair<std::string, int64_t>> users(failures.by_user.begin(),
+                                                     failures.by_user.end());
+  std::stable_sort(users.begin(), users.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::vector<std::string> top;
+  nlohmann::json users_json = nlohmann::json::object();
+  for (size_t i = 0; i < users.size() && i < 5; ++i) {
+    const std::string name = users[i].first.empty() ? "(unnamed)" : users[i].first;
+    top.push_back(absl::StrCat(name, " (", FormatCount(users[i].second), ")"));
+    users_json[name] = users[i].second;
+  }
+  SignalEvent ev;
+  ev.kind = kKindFailedLogins;
+  ev.severity = Severity::kError;
+  ev.score = r.score;
+  ev.time = now;
+  const double baseline = std::isfinite(r.baseline) ? r.baseline : 0.0;
+  ev.description = absl::StrFormat(
+      "database %s: %s failed logins in %.1f s (%.0f/s; normal %.1f/s); users tried: %s", database,
+      FormatCount(failures.total), dt, rate, baseline, absl::StrJoin(top, ", "));
+  ev.figures = {{"failed_logins", failures.total},
+                {"seconds", dt},
+                {"rate", rate},
+                {"baseline_rate", baseline},
+                {"by_reason", failures.by_reason},
+                {"top_users", users_json},
                 {"score", r.score}};
   Emit(std::move(ev), out);
 }

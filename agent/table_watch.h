@@ -13,6 +13,7 @@
 #include "detectors/detector.h"
 #include "nlohmann/json.hpp"
 #include "sources/pg_sampler.h"
+#include "sources/server_log.h"
 
 namespace pgwarden {
 
@@ -22,6 +23,7 @@ inline constexpr char kKindDeleteSpike[] = "delete_spike";
 inline constexpr char kKindTruncate[] = "truncate";
 inline constexpr char kKindDropTable[] = "drop_table";
 inline constexpr char kKindRollbackRatio[] = "rollback_ratio";
+inline constexpr char kKindFailedLogins[] = "failed_logins";
 
 // SignalEvent is one detector (or structural check) firing on one object.
 struct SignalEvent {
@@ -43,6 +45,7 @@ struct DetectorFactories {
   std::shared_ptr<const DetectorFactory> rows;
   std::shared_ptr<const DetectorFactory> delete_rate;
   std::shared_ptr<const DetectorFactory> rollback_ratio;
+  std::shared_ptr<const DetectorFactory> failed_logins;
 };
 
 // WatchResult is what one snapshot produced.
@@ -92,6 +95,12 @@ class TargetWatch {
   const absl::flat_hash_map<int64_t, TableState>& tables() const { return tables_; }
   double rollback_ratio_score() const { return rollback_score_; }
 
+  // ProcessLogins consumes what one poll of the server log found (the
+  // failures since the previous poll) and fires on a storm of failed logins.
+  void ProcessLogins(absl::Time now, const std::string& database, const LoginFailures& failures,
+                     WatchResult* out);
+  double failed_logins_score() const { return logins_score_; }
+
  private:
   void ProcessTable(const TableStat& stat, absl::Time now, WatchResult* out);
   void ProcessDatabase(const Snapshot& snap, WatchResult* out);
@@ -104,6 +113,9 @@ class TargetWatch {
   DatabaseStat last_db_;
   std::unique_ptr<Detector> rollback_;
   double rollback_score_ = 0;
+  std::unique_ptr<Detector> logins_;
+  double logins_score_ = 0;
+  absl::Time logins_last_ = absl::InfinitePast();
 };
 
 // FormatCount renders 1234567 as "1,234,567".

@@ -60,6 +60,7 @@ TargetLoop::TargetLoop(const AgentConfig& config, const TargetConfig& target,
       backoff_(config.interval),
       series_(std::make_unique<TargetLoopSeries>()) {
   up_.Set(0);
+  if (!target.server_log.empty()) server_log_ = std::make_unique<ServerLogTail>(target.server_log);
 }
 
 TargetLoop::~TargetLoop() { Stop(); }
@@ -138,6 +139,7 @@ void TargetLoop::RunOnce() {
   }
   WatchResult result = watch_.Process(*snap);
   PublishTables(result);
+  PollServerLog(snap->time, snap->database, &result);
   if (pqxx::connection* conn = sampler_.connection()) {
     responder_.Observe(*conn);
     std::vector<TableRef> watched;
@@ -184,6 +186,29 @@ void TargetLoop::RunOnce() {
   last_error_.clear();
   last_success_ = start;
   tables_watched_ = static_cast<int64_t>(snap->tables.size());
+}
+
+void TargetLoop::PollServerLog(absl::Time now, const std::string& database, WatchResult* result) {
+  if (!server_log_) return;
+  absl::StatusOr<LoginFailures> polled = server_log_->Poll();
+  if (!polled.ok()) {
+    const std::string msg(polled.status().message());
+    if (msg != server_log_error_) PGW_LOG(Warning) << "target " << target_.name << ": " << msg;
+    server_log_error_ = msg;
+    return;
+  }
+  if (!server_log_error_.empty()) {
+    PGW_LOG(Info) << "target " << target_.name << ": reading " << server_log_->path() << " again";
+    server_log_error_.clear();
+  }
+  for (const auto& [reason, n] : polled->by_reason) {
+    metrics_->failed_logins.Add({{"target", target_.name}, {"reason", reason}})
+        .Increment(static_cast<double>(n));
+  }
+  watch_.ProcessLogins(now, database, *polled, result);
+  metrics_->anomaly_score
+      .Add({{"target", target_.name}, {"signal", "failed_logins"}, {"schema", ""}, {"table", ""}})
+      .Set(watch_.failed_logins_score());
 }
 
 void TargetLoop::PublishTables(const WatchResult& result) {

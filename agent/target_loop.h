@@ -16,6 +16,7 @@
 #include "exporters/agent_metrics.h"
 #include "nlohmann/json.hpp"
 #include "sources/pg_sampler.h"
+#include "sources/server_log.h"
 
 namespace pgwarden {
 
@@ -42,6 +43,8 @@ class TargetLoop {
   void Run();
   void RunOnce();
   void PublishTables(const WatchResult& result);
+  // PollServerLog reads new failed logins from the server log, if configured.
+  void PollServerLog(absl::Time now, const std::string& database, WatchResult* result);
 
   const AgentConfig& config_;
   TargetConfig target_;
@@ -51,6 +54,8 @@ class TargetLoop {
   PgSampler sampler_;
   TargetWatch watch_;
   Responder responder_;
+  std::unique_ptr<ServerLogTail> server_log_;  // null unless target.server_log
+  std::string server_log_error_;
   prometheus::Gauge& up_;
   prometheus::Histogram& duration_;
 

@@ -64,6 +64,13 @@ AgentMetrics::AgentMetrics(prometheus::Registry& registry, const std::string& en
                         .Help("Transactions rolled back in the target database (pg_stat_database).")
                         .Labels({{"environment", environment}})
                         .Register(registry)),
+      failed_logins(BuildCounter()
+                        .Name("pgwarden_failed_logins_total")
+                        .Help("Failed connection attempts read from the server log, by reason "
+                              "(password, authentication, no_hba_entry, hba_reject, "
+                              "no_such_role, no_such_database).")
+                        .Labels({{"environment", environment}})
+                        .Register(registry)),
       tables_watched(BuildGauge()
                          .Name("pgwarden_tables_watched")
                          .Help("Tables of the target matched by the include/exclude globs.")

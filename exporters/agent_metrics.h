@@ -33,6 +33,7 @@ class AgentMetrics {
   prometheus::Family<prometheus::Counter>& sample_errors;      // {target,reason}
   prometheus::Family<prometheus::Counter>& xact_commit;        // {target}
   prometheus::Family<prometheus::Counter>& xact_rollback;      // {target}
+  prometheus::Family<prometheus::Counter>& failed_logins;      // {target,reason}
   prometheus::Family<prometheus::Gauge>& tables_watched;       // {target}
   prometheus::Family<prometheus::Counter>& suppressed;         // {target,reason}
   prometheus::Family<prometheus::Gauge>& build_info;           // {version}

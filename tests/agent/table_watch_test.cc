@@ -1,5 +1,6 @@
 #include "agent/table_watch.h"
 
+#include "agent/config.h"
 #include "catch2/catch.hpp"
 
 namespace pgwarden {
@@ -10,6 +11,8 @@ DetectorFactories Defaults() {
   f.rows = *MakeDetectorFactory("level_drop", {});
   f.delete_rate = *MakeDetectorFactory("rate_spike", {});
   f.rollback_ratio = *MakeDetectorFactory("ratio", {});
+  const DetectorsConfig d;  // the agent's defaults
+  f.failed_logins = *MakeDetectorFactory(d.failed_logins.detector, d.failed_logins.params);
   return f;
 }
 
@@ -175,6 +178,63 @@ TEST_CASE("TargetWatch: rollback ratio jump pages, background rate does not", "[
   f.snap.db.xact_rollback += 400;  // 400 rollbacks against ~50 commits
   WatchResult r = f.Tick();
   CHECK(HasKind(r, kKindRollbackRatio));
+}
+
+LoginFailures Failures(int64_t n, const std::string& user = "app") {
+  LoginFailures f;
+  f.total = n;
+  if (n > 0) {
+    f.by_reason["password"] = n;
+    f.by_user[user] = n;
+  }
+  return f;
+}
+
+TEST_CASE("TargetWatch: a storm of failed logins pages, the background rate does not",
+          "[table_watch]") {
+  Fixture f;
+  WatchResult first;
+  f.watch.ProcessLogins(f.t, "shop", Failures(0), &first);
+  CHECK(first.events.empty());
+  // Ten minutes of typos and a misconfigured monitor: up to 3 failures in a
+  // second, most seconds none.
+  for (int i = 0; i < 600; ++i) {
+    f.t += absl::Seconds(1);
+    WatchResult r;
+    const int64_t n = (i % 37 == 0) ? 3 : (i % 7 == 0) ? 1 : 0;
+    f.watch.ProcessLogins(f.t, "shop", Failures(n), &r);
+    INFO(i);
+    REQUIRE(r.events.empty());
+  }
+  // A password-guessing storm: 60 failures in one second, mostly as root.
+  f.t += absl::Seconds(1);
+  LoginFailures storm = Failures(50, "root");
+  storm.total = 60;
+  storm.by_user["admin"] = 10;
+  storm.by_reason["password"] = 60;
+  WatchResult r;
+  f.watch.ProcessLogins(f.t, "shop", storm, &r);
+  REQUIRE(HasKind(r, kKindFailedLogins));
+  const SignalEvent& ev = r.events.front();
+  CHECK(ev.description.find("60 failed logins") != std::string::npos);
+  CHECK(ev.description.find("root (50), admin (10)") != std::string::npos);
+  CHECK(ev.figures["top_users"]["root"] == 50);
+  CHECK(f.watch.failed_logins_score() > 0.5);
+}
+
+TEST_CASE("TargetWatch: a failed-login storm right after start pages (hard rate)",
+          "[table_watch]") {
+  Fixture f;
+  WatchResult r;
+  f.watch.ProcessLogins(f.t, "shop", Failures(0), &r);
+  f.t += absl::Seconds(1);
+  f.watch.ProcessLogins(f.t, "shop", Failures(0), &r);
+  f.t += absl::Seconds(1);
+  f.watch.ProcessLogins(f.t, "shop", Failures(4), &r);
+  CHECK(r.events.empty());  // below min_rate
+  f.t += absl::Seconds(1);
+  f.watch.ProcessLogins(f.t, "shop", Failures(40), &r);
+  CHECK(HasKind(r, kKindFailedLogins));
 }
 
 }  // namespace

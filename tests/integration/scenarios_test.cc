@@ -4,7 +4,10 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <iostream>
+#include <pqxx/pqxx>
+#include <thread>
 
 #include "absl/time/clock.h"
 #include "core/process.h"
@@ -84,6 +87,102 @@ TEST_CASE("Scenario 2: TRUNCATE and DROP TABLE page at the next sample",
       },
       absl::Seconds(5)));
   CHECK(sc.pager.violations().empty());
+}
+
+// FailedLogins tries to log in as `role` with a wrong password, `per_second`
+// times a second (0: as fast as it can), until stopped; counts attempts.
+class FailedLogins {
+ public:
+  FailedLogins(std::string dsn, double per_second) : dsn_(std::move(dsn)), rate_(per_second) {
+    thread_ = std::thread([this] {
+      while (!stop_) {
+        try {
+          pqxx::connection c(dsn_);
+        } catch (const std::exception&) {
+          ++attempts_;
+        }
+        if (rate_ > 0) absl::SleepFor(absl::Seconds(1.0 / rate_));
+      }
+    });
+  }
+  ~FailedLogins() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  int64_t attempts() const { return attempts_; }
+
+ private:
+  std::string dsn_;
+  double rate_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int64_t> attempts_{0};
+  std::thread thread_;
+};
+
+TEST_CASE(
+    "Scenario 4: a failed-login storm and a rollback-ratio jump page, background rates "
+    "do not",
+    "[integration][scenario]") {
+  Scenario sc(20000);
+  std::string yaml = sc.Yaml();
+  const std::string tables = "    tables:\n";
+  yaml.replace(yaml.find(tables), tables.size(),
+               absl::StrCat("    server_log: ", sc.pg->log_path(), "\n", tables));
+  ChurnWorkload churn(sc.pg->Dsn("shop", kAppRole, kAppPassword));  // ~3% of it rolls back
+  churn.Start();
+  // A monitor with a stale password, failing about once a second.
+  FailedLogins background(sc.pg->Dsn("shop", kAppRole, "stale-password"), 1.0);
+  sc.StartAgent(yaml);
+  absl::SleepFor(absl::Seconds(15));  // past the rollback detector's warm-up
+  INFO(sc.agent->Log());
+  CHECK(sc.pager.events().empty());
+  CHECK(background.attempts() >= 10);
+  CHECK(MetricValue(sc.agent->Metrics(), "pgwarden_failed_logins_total", {"reason=\"password\""})
+            .value_or(0) >= 10);
+
+  // Password guessing against "root", as fast as two clients go.
+  absl::Time t0 = absl::Now();
+  {
+    FailedLogins guess1(sc.pg->Dsn("shop", "root", "123456"), 0);
+    FailedLogins guess2(sc.pg->Dsn("shop", "root", "letmein"), 0);
+    auto page = sc.pager.WaitFor(IsTriggerFor("failed logins"), absl::Seconds(15));
+    guess1.Stop();
+    guess2.Stop();
+    REQUIRE(page.has_value());
+    std::cout << "[figure] failed-login storm (" << guess1.attempts() + guess2.attempts()
+              << " attempts) paged after " << absl::ToDoubleSeconds(page->at - t0) << " s\n";
+    CHECK(page->body["payload"]["summary"].get<std::string>().find("root") != std::string::npos);
+    CHECK(page->body["payload"]["custom_details"]["failed_logins"]["top_users"].contains("root"));
+  }
+
+  // A bad deploy: most transactions now fail and roll back.
+  t0 = absl::Now();
+  std::atomic<bool> stop{false};
+  std::thread deploy([&] {
+    pqxx::connection c(sc.pg->Dsn("shop", kAppRole, kAppPassword));
+    const absl::Time end = absl::Now() + absl::Seconds(20);
+    while (!stop && absl::Now() < end) {
+      pqxx::work tx(c);
+      tx.exec("INSERT INTO orders (customer_id, amount) VALUES (1, 1)");
+      tx.abort();
+    }
+  });
+  auto page = sc.pager.WaitFor(IsTriggerFor("rollback ratio"), absl::Seconds(15));
+  stop = true;
+  deploy.join();
+  background.Stop();
+  churn.Stop();
+  REQUIRE(page.has_value());
+  std::cout << "[figure] rollback-ratio jump paged after " << absl::ToDoubleSeconds(page->at - t0)
+            << " s\n";
+  CHECK(sc.pager.violations().empty());
+  // Nothing else paged: no table lost rows.
+  for (const ReceivedEvent& ev : sc.pager.events()) {
+    const std::string summary = ev.body["payload"].value("summary", "");
+    CHECK((summary.find("failed logins") != std::string::npos ||
+           summary.find("rollback ratio") != std::string::npos));
+  }
 }
 
 TEST_CASE("Scenario 5 (short): 60 s of normal churn pages nothing", "[integration][scenario]") {
