@@ -2,6 +2,8 @@
 
 #include <httplib.h>
 
+#include <chrono>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -63,30 +65,105 @@ std::vector<std::string> ValidatePagerDutyEvent(const nlohmann::json& ev) {
   return v;
 }
 
-PdReceiver::PdReceiver() : server_(std::make_unique<httplib::Server>()) {
-  server_->Post("/v2/enqueue", [this](const httplib::Request& req, httplib::Response& res) {
+PdReceiver::PdReceiver() { Listen(0); }
+
+bool PdReceiver::Listen(int port) {
+  auto server = std::make_unique<httplib::Server>();
+  server->Post("/v2/enqueue", [this](const httplib::Request& req, httplib::Response& res) {
+    const absl::Time arrived = absl::Now();
     nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
     std::vector<std::string> v = body.is_discarded() ? std::vector<std::string>{"invalid JSON"}
                                                      : ValidatePagerDutyEvent(body);
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
+    const PdAnswer answer = answer_;
+    PdRequest seen;
+    seen.at = arrived;
+    if (body.is_object()) {
+      if (body.contains("event_action") && body["event_action"].is_string()) {
+        seen.event_action = body["event_action"].get<std::string>();
+      }
+      if (body.contains("dedup_key") && body["dedup_key"].is_string()) {
+        seen.dedup_key = body["dedup_key"].get<std::string>();
+      }
+    }
+    // Recorded on arrival (status 0 until answered), so that a slow answer
+    // is visible while it is pending.
+    const size_t index = requests_.size();
+    requests_.push_back(seen);
+    if (answer.delay > absl::ZeroDuration()) {
+      const bool stopped = stop_cv_.wait_for(
+          lock, std::chrono::microseconds(absl::ToInt64Microseconds(answer.delay)),
+          [this] { return stopping_; });
+      if (stopped) {
+        // Going down before answering: 503, the event is not taken.
+        requests_[index].status = 503;
+        res.status = 503;
+        return;
+      }
+    }
     if (!v.empty()) {
       violations_.push_back(absl::StrJoin(v, "; "));
+      requests_[index].status = 400;
       res.status = 400;
       res.set_content(nlohmann::json({{"status", "invalid event"}, {"errors", v}}).dump(),
                       "application/json");
       return;
     }
-    events_.push_back({body, absl::Now()});
-    res.status = 202;
+    requests_[index].status = answer.status;
+    res.status = answer.status;
+    if (answer.status < 200 || answer.status >= 300) {
+      if (!answer.retry_after.empty()) res.set_header("Retry-After", answer.retry_after);
+      res.set_content(R"({"status":"unavailable","message":"try again later"})",
+                      "application/json");
+      return;
+    }
+    events_.push_back({body, arrived});
     res.set_content(R"({"status":"success","message":"Event processed"})", "application/json");
   });
-  port_ = server_->bind_to_any_port("127.0.0.1");
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  int bound = port;
+  if (port == 0) {
+    bound = server->bind_to_any_port("127.0.0.1");
+    if (bound <= 0) return false;
+  } else if (!server->bind_to_port("127.0.0.1", port)) {
+    return false;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = false;
+  }
+  port_ = bound;
+  server_ = std::move(server);
+  thread_ = std::thread([s = server_.get()] { s->listen_after_bind(); });
+  return true;
 }
 
-PdReceiver::~PdReceiver() {
-  server_->stop();
+PdReceiver::~PdReceiver() { Stop(); }
+
+void PdReceiver::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  if (server_) server_->stop();
   if (thread_.joinable()) thread_.join();
+}
+
+bool PdReceiver::Restart() {
+  Stop();
+  return Listen(port_);
+}
+
+bool PdReceiver::running() const { return thread_.joinable(); }
+
+void PdReceiver::SetAnswer(const PdAnswer& answer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  answer_ = answer;
+}
+
+std::vector<PdRequest> PdReceiver::requests() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return requests_;
 }
 
 std::string PdReceiver::url() const {
