@@ -54,6 +54,7 @@ EXPORTED_METRICS = {
     "pgwarden_remediation_actions_total",
     "pgwarden_database_xact_commit_total",
     "pgwarden_database_xact_rollback_total",
+    "pgwarden_failed_logins_total",
 }
 HISTOGRAMS = {"pgwarden_sample_duration_seconds"}
 ALLOWED_METRICS = EXPORTED_METRICS | {h + s for h in HISTOGRAMS for s in ("_bucket", "_sum", "_count")}
@@ -361,8 +362,10 @@ def check_parse_with_promtool(promtool, exprs, errors, workdir):
 
 
 # Synthetic series: every metric, every label value the dashboards filter on.
-KINDS = ["row_loss", "delete_spike", "truncate", "drop_table", "rollback_ratio", "login_failures"]
+KINDS = ["row_loss", "delete_spike", "truncate", "drop_table", "rollback_ratio", "failed_logins",
+         "destructive_in_flight", "idle_in_transaction", "long_statement", "blocking"]
 SINKS = ["oncall", "slack"]
+LOGIN_REASONS = ["password", "authentication", "no_hba_entry", "hba_reject", "no_such_role", "no_such_database"]
 DELIVERY_RESULTS = ["ok", "retry", "failed", "dropped"]
 ACTIONS = ["nologin", "revoke_writes", "terminate"]
 ACTION_RESULTS = ["done", "dry_run", "refused", "failed"]
@@ -390,6 +393,9 @@ def synthetic_openmetrics(end):
             for sig in ("rows", "delete_rate"):
                 add("pgwarden_anomaly_score", dict(t, signal=sig), lambda k: (k % 10) / 10.0)
         add("pgwarden_anomaly_score", {"signal": "rollback_ratio"}, lambda k: 0.1)
+        add("pgwarden_anomaly_score", {"signal": "failed_logins"}, lambda k: 0.05)
+        for j, reason in enumerate(LOGIN_REASONS):
+            add("pgwarden_failed_logins_total", {"reason": reason}, lambda k, j=j: (j + 1) * k)
         for i, kind in enumerate(KINDS):
             add("pgwarden_incidents_total", {"kind": kind}, lambda k, i=i: k * (i + 1))
             add("pgwarden_incident_active", {"kind": kind}, lambda k, i=i: (k // 20 + i) % 2)
