@@ -90,10 +90,14 @@ void Responder::Enrich(pqxx::connection& conn, std::vector<SignalEvent>* events,
     ev.figures["attribution"] = attr.ToJson();
     const Culprit* top = attr.Top();
     if (top != nullptr) {
-      absl::StrAppend(&ev.description, "; by role ", top->role,
-                      top->application.empty() ? "" : absl::StrCat(" (", top->application, ")"),
-                      top->client.empty() ? "" : absl::StrCat(" from ", top->client),
-                      absl::StrFormat(", confidence %.2f", attr.confidence));
+      absl::StrAppend(
+          &ev.description, "; by role ", top->role,
+          top->application.empty() ? "" : absl::StrCat(" (", top->application, ")"),
+          top->client.empty() ? "" : absl::StrCat(" from ", top->client),
+          top->pids.empty() ? "" : absl::StrCat(", pids ", absl::StrJoin(top->pids, ",")),
+          top->rows_attributed > 0 ? absl::StrCat(", ", FormatCount(top->rows_attributed), " rows")
+                                   : "",
+          absl::StrFormat(", confidence %.2f", attr.confidence));
       const auto& allowed = config_.maintenance.allowed_roles;
       if (std::find(allowed.begin(), allowed.end(), top->role) != allowed.end() &&
           top->confidence >= config_.remediation.min_confidence) {

@@ -382,8 +382,31 @@ ActionRecord Remediator::Terminate(pqxx::connection& conn, const std::string& ro
       }
       w.commit();
     }
+    // pg_terminate_backend is also false for a backend that exited between
+    // the pg_stat_activity read and the signal (e.g. its client quit on the
+    // cancel): only a backend still listed a moment later survived.
+    std::vector<int> ended;
+    const absl::Time settle = absl::Now() + absl::Milliseconds(500);
+    while (!survived.empty()) {
+      std::vector<int> still;
+      {
+        pqxx::nontransaction tx(conn);
+        for (const auto& row :
+             tx.exec_params("SELECT pid FROM pg_stat_activity WHERE pid = ANY($1::int[])",
+                            absl::StrCat("{", absl::StrJoin(survived, ","), "}"))) {
+          still.push_back(row[0].as<int>());
+        }
+      }
+      for (int pid : survived) {
+        if (std::find(still.begin(), still.end(), pid) == still.end()) ended.push_back(pid);
+      }
+      survived = std::move(still);
+      if (survived.empty() || absl::Now() >= settle) break;
+      absl::SleepFor(absl::Milliseconds(50));
+    }
     rec.details["cancelled"] = cancelled;
     rec.details["terminated"] = terminated;
+    if (!ended.empty()) rec.details["ended"] = ended;
     if (!survived.empty()) {
       rec.details["survived"] = survived;
       rec.result = ActionResult::kFailed;
@@ -393,7 +416,7 @@ ActionRecord Remediator::Terminate(pqxx::connection& conn, const std::string& ro
     }
     rec.result = ActionResult::kDone;
     if (terminated.empty()) {
-      rec.reason = cancelled.empty()
+      rec.reason = cancelled.empty() && ended.empty()
                        ? "no sessions to terminate"
                        : "statements cancelled; the sessions then ended by themselves";
     }

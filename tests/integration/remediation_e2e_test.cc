@@ -110,7 +110,10 @@ TEST_CASE(
   CHECK(*job_exit != 0);
   CHECK(sc.pager.violations().empty());
   // The first page already names the role; a later one says what was done.
-  CHECK(absl::StrContains(page->body["payload"]["summary"].get<std::string>(), "cleanup_job"));
+  const std::string first_summary = page->body["payload"]["summary"].get<std::string>();
+  CHECK(absl::StrContains(first_summary,
+                          "by role cleanup_job (nightly-cleanup) from 127.0.0.1, pids "));
+  CHECK(absl::StrContains(first_summary, "confidence 1.00"));
   auto done_page = sc.pager.WaitFor(
       [](const nlohmann::json& ev) {
         return ev.value("event_action", "") == "trigger" &&
