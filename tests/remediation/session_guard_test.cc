@@ -175,21 +175,36 @@ TEST_CASE("in-flight guard: dry-run simulates, a superuser is refused, both audi
   CHECK(audit[1].result == "dry_run");
 }
 
+// EnforcingShop is a shop with role "oops" (SELECT, DELETE) and a session
+// guard acting in enforce mode through a Remediator auditing to audit_path.
+struct EnforcingShop {
+  std::unique_ptr<Shop> shop;
+  std::unique_ptr<pqxx::connection> agent;
+  std::string audit_path;
+  std::unique_ptr<Remediator> rem;
+  std::unique_ptr<SessionGuard> guard;
+  explicit EnforcingShop(int64_t rows) : shop(Shop::Start(rows)) {
+    shop->AddRole("oops", "SELECT, DELETE");
+    agent = shop->AgentConnection();
+    audit_path = shop->tmp() + "/audit.log";
+    auto r = Remediator::Create(Config(RemediationMode::kEnforce), "pgwarden", audit_path, nullptr,
+                                {}, RealClock::Get());
+    REQUIRE(r.ok());
+    rem = std::move(*r);
+    guard = std::make_unique<SessionGuard>(Config(RemediationMode::kEnforce), rem.get(),
+                                           RealClock::Get());
+  }
+};
+
 TEST_CASE("locks alone: an open transaction holding a write lock is reported, not acted on",
           "[integration][session_guard]") {
-  auto shop = Shop::Start(1000);
-  shop->AddRole("oops", "SELECT, DELETE");
-  auto agent = shop->AgentConnection();
-  const std::string audit_path = shop->tmp() + "/audit.log";
-  auto rem = Remediator::Create(Config(RemediationMode::kEnforce), "pgwarden", audit_path, nullptr,
-                                {}, RealClock::Get());
-  REQUIRE(rem.ok());
-  SessionGuard guard(Config(RemediationMode::kEnforce), rem->get(), RealClock::Get());
+  EnforcingShop e(1000);
+  auto& shop = e.shop;
   auto oops = shop->Connect("oops", "console");
   pqxx::work tx(*oops);
   tx.exec("DELETE FROM customers WHERE id <= 10");
   tx.exec("SELECT 1");  // the DELETE is no longer the visible statement
-  auto f = FindUntil(guard, *agent, FindingKind::kDestructiveInFlight, "oops", 8);
+  auto f = FindUntil(*e.guard, *e.agent, FindingKind::kDestructiveInFlight, "oops", 8);
   REQUIRE(f.size() == 1);
   CHECK_FALSE(f[0].certain);
   CHECK(f[0].seconds >= kUncertainMinAgeSeconds);
@@ -201,26 +216,20 @@ TEST_CASE("locks alone: an open transaction holding a write lock is reported, no
   CHECK(absl::StrContains(f[0].session.lock_modes, "public.customers=RowExclusiveLock"));
   CHECK(f[0].actions.empty());
   CHECK(shop->SessionsOf("oops") == 1);
-  CHECK(AuditLines(audit_path).empty());
+  CHECK(AuditLines(e.audit_path).empty());
   tx.abort();
 }
 
 TEST_CASE("locks alone: an open transaction that deleted most of the table is terminated",
           "[integration][session_guard]") {
   const int64_t initial = 5000;
-  auto shop = Shop::Start(initial);
-  shop->AddRole("oops", "SELECT, DELETE");
-  auto agent = shop->AgentConnection();
-  const std::string audit_path = shop->tmp() + "/audit.log";
-  auto rem = Remediator::Create(Config(RemediationMode::kEnforce), "pgwarden", audit_path, nullptr,
-                                {}, RealClock::Get());
-  REQUIRE(rem.ok());
-  SessionGuard guard(Config(RemediationMode::kEnforce), rem->get(), RealClock::Get());
+  EnforcingShop e(initial);
+  auto& shop = e.shop;
   auto oops = shop->Connect("oops", "console");
   pqxx::work tx(*oops);
   tx.exec("DELETE FROM customers WHERE id <= 4000");  // has a WHERE, removes 80%
   tx.exec("SELECT 1");
-  auto f = FindUntil(guard, *agent, FindingKind::kDestructiveInFlight, "oops", 8);
+  auto f = FindUntil(*e.guard, *e.agent, FindingKind::kDestructiveInFlight, "oops", 8);
   REQUIRE(f.size() == 1);
   CHECK(f[0].certain);
   CHECK(f[0].uncommitted_rows == 4000);

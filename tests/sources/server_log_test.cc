@@ -20,38 +20,35 @@ LoginFailure Parse(const std::string& line) {
 }
 
 TEST_CASE("ParseLoginFailure reads stderr, verbose and csvlog failures", "[server_log]") {
-  LoginFailure f = Parse(
-      "2026-11-26 01:20:00.123 UTC [4242] app@shop FATAL:  password authentication failed for "
-      "user \"app\"");
-  CHECK(f.reason == "password");
-  CHECK(f.user == "app");
-  f = Parse(
-      "2026-11-26 01:20:00 UTC [1] FATAL:  28P01: password authentication failed for user "
-      "\"we\"ird\"");
-  CHECK(f.reason == "password");
-  CHECK(f.user == "we\"ird");
-  f = Parse(
-      "[1] FATAL:  no pg_hba.conf entry for host \"10.0.3.7\", user \"mallory\", database "
-      "\"shop\", no encryption");
-  CHECK(f.reason == "no_hba_entry");
-  CHECK(f.user == "mallory");
-  f = Parse(
-      "[1] FATAL:  pg_hba.conf rejects connection for host \"10.0.3.7\", user \"eve\", "
-      "database \"shop\", no encryption");
-  CHECK(f.reason == "hba_reject");
-  CHECK(f.user == "eve");
-  f = Parse("x FATAL:  role \"ghost\" does not exist");
-  CHECK(f.reason == "no_such_role");
-  CHECK(f.user == "ghost");
-  f = Parse("x FATAL:  Peer authentication failed for user \"bob\"");
-  CHECK(f.reason == "authentication");
-  CHECK(f.user == "bob");
-  f = Parse(
-      "2026-11-26 01:20:00.123 UTC,\"app\",\"shop\",4242,\"127.0.0.1:5000\",6561a.1,1,"
-      "\"authentication\",2026-11-26 01:20:00 UTC,3/1,0,FATAL,28P01,\"password authentication "
-      "failed for user \"\"a,b\"\"\",\"Connection matched pg_hba.conf line 3\",,,,,,,,,\"\"");
-  CHECK(f.reason == "password");
-  CHECK(f.user == "a,b");
+  struct Case {
+    std::string line, reason, user;
+  };
+  const Case cases[] = {
+      {"2026-11-26 01:20:00.123 UTC [4242] app@shop FATAL:  password authentication failed for "
+       "user \"app\"",
+       "password", "app"},
+      {"2026-11-26 01:20:00 UTC [1] FATAL:  28P01: password authentication failed for user "
+       "\"we\"ird\"",
+       "password", "we\"ird"},
+      {"[1] FATAL:  no pg_hba.conf entry for host \"10.0.3.7\", user \"mallory\", database "
+       "\"shop\", no encryption",
+       "no_hba_entry", "mallory"},
+      {"[1] FATAL:  pg_hba.conf rejects connection for host \"10.0.3.7\", user \"eve\", "
+       "database \"shop\", no encryption",
+       "hba_reject", "eve"},
+      {"x FATAL:  role \"ghost\" does not exist", "no_such_role", "ghost"},
+      {"x FATAL:  Peer authentication failed for user \"bob\"", "authentication", "bob"},
+      {"2026-11-26 01:20:00.123 UTC,\"app\",\"shop\",4242,\"127.0.0.1:5000\",6561a.1,1,"
+       "\"authentication\",2026-11-26 01:20:00 UTC,3/1,0,FATAL,28P01,\"password authentication "
+       "failed for user \"\"a,b\"\"\",\"Connection matched pg_hba.conf line 3\",,,,,,,,,\"\"",
+       "password", "a,b"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.line);
+    const LoginFailure f = Parse(c.line);
+    CHECK(f.reason == c.reason);
+    CHECK(f.user == c.user);
+  }
 }
 
 TEST_CASE("ParseLoginFailure ignores echoed statements, ERRORs and other FATALs", "[server_log]") {
