@@ -27,11 +27,6 @@ absl::StatusOr<DefaultOptions> ParseDefaultOptions(const DetectorParams& params)
   o.shift_k = static_cast<int>(r.Int("shift_k", o.shift_k, 0, DefaultDetector::kMaxShiftWindow));
   o.shift_weight = r.Double("shift_weight", o.shift_weight, 0, 100);
   o.rise = r.Double("rise", o.rise, 1, 1e6);
-  o.env_bins =
-      static_cast<int>(r.Int("env_bins", o.env_bins, 0, DefaultDetector::kMaxEnvelopeBins));
-  o.env_margin = r.Double("env_margin", o.env_margin, 0, 1e6);
-  o.env_factor = r.Double("env_factor", o.env_factor, 0, 1);
-  o.env_decay = r.Double("env_decay", o.env_decay, 0, 1);
   if (absl::Status s = r.Finish(); !s.ok()) return s;
   return o;
 }
@@ -100,33 +95,12 @@ DetectorResult DefaultDetector::Update(absl::Time t, double value, double /*weig
   double dev3 = 0.0;
   bool seasonal_known = false;
   double gate_dev = 0.0;
-  bool in_envelope = false;
-  if (options_.season_weight > 0 || options_.env_bins > 0) {
+  if (options_.season_weight > 0) {
     absl::Duration rem;
     int64_t slot = absl::IDivDuration(t - absl::UnixEpoch(), season_width_, &rem);
     if (rem < absl::ZeroDuration()) --slot;
     int64_t cycle = slot >= 0 ? slot / kSeasonBins : -((-slot - 1) / kSeasonBins) - 1;
-    int b = static_cast<int>(slot - cycle * kSeasonBins);
-    SeasonBin& bin = season_[b];
-    if (options_.env_bins > 0) {
-      // Envelope of the previous days around this time of day.
-      double hi = -std::numeric_limits<double>::infinity();
-      double lo = std::numeric_limits<double>::infinity();
-      for (int k = -options_.env_bins; k <= options_.env_bins; ++k) {
-        const SeasonBin& nb = season_[(b + k + kSeasonBins) % kSeasonBins];
-        if (nb.cycle == INT64_MIN) continue;
-        if (nb.hi >= nb.lo) {
-          hi = std::max(hi, nb.hi);
-          lo = std::min(lo, nb.lo);
-        }
-        if (nb.cycle < cycle) {
-          hi = std::max(hi, nb.cur_hi);
-          lo = std::min(lo, nb.cur_lo);
-        }
-      }
-      double m = options_.env_margin * std::max(window_.Scale(), floor);
-      in_envelope = hi >= lo && value <= hi + m && value >= lo - m;
-    }
+    SeasonBin& bin = season_[static_cast<size_t>(slot - cycle * kSeasonBins)];
     if (bin.cycle != INT64_MIN && bin.cycle < cycle) {
       double e = value - bin.mean;
       if (residuals_.size() >= 2) {
@@ -139,22 +113,8 @@ DetectorResult DefaultDetector::Update(absl::Time t, double value, double /*weig
     }
     if (bin.cycle == INT64_MIN) {
       bin.mean = value;
-      bin.cur_hi = bin.cur_lo = value;
     } else if (bin.cycle != cycle) {
-      // A new day in this bin: fold the last one into the envelope.
-      if (bin.hi >= bin.lo) {
-        double d = options_.env_decay;
-        bin.hi = std::max(bin.cur_hi, bin.mean + d * (bin.hi - bin.mean));
-        bin.lo = std::min(bin.cur_lo, bin.mean + d * (bin.lo - bin.mean));
-      } else {
-        bin.hi = bin.cur_hi;
-        bin.lo = bin.cur_lo;
-      }
       bin.mean = 0.5 * bin.mean + 0.5 * value;
-      bin.cur_hi = bin.cur_lo = value;
-    } else {
-      bin.cur_hi = std::max(bin.cur_hi, value);
-      bin.cur_lo = std::min(bin.cur_lo, value);
     }
     bin.cycle = cycle;
   }
@@ -209,11 +169,6 @@ DetectorResult DefaultDetector::Update(absl::Time t, double value, double /*weig
       *rs[i] = std::sqrt(*rs[i] * q);
       slow_[i] = Raise(slow_[i], devs[i], slow_decay);
     }
-  }
-  if (in_envelope) {
-    r1 *= options_.env_factor;
-    r2 *= options_.env_factor;
-    r4 *= options_.env_factor;
   }
   r2 *= options_.step_weight;
   r3 *= options_.season_weight;

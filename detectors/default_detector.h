@@ -41,7 +41,7 @@ struct DefaultOptions {
   double season_gate = 6.0;
   int season_min = 288;
   // damp multiplies scores below a recent peak.
-  double damp = 0.5;
+  double damp = 0.2;
   // warmup samples during which the detector never alerts.
   int warmup = 64;
   // shift_k: if > 0, the mean of the last shift_k values is a fourth
@@ -51,15 +51,6 @@ struct DefaultOptions {
   // rise: within the suppression span, a score is undamped only when its
   // severity exceeds the recent peak by this factor.
   double rise = 1.2;
-  // Time-of-day envelope: the highest and lowest value seen in each 5-minute
-  // bin on previous days (pulled toward the bin mean by env_decay per day). A
-  // value within env_margin robust stddevs of the envelope of the bins within
-  // env_bins of its own (a daily job that runs a few minutes early or late)
-  // has its scores multiplied by env_factor (env_bins 0: off).
-  int env_bins = 0;
-  double env_margin = 1.0;
-  double env_factor = 0.3;
-  double env_decay = 0.8;
 };
 
 // ParseDefaultOptions validates `default` parameters by name.
@@ -92,9 +83,6 @@ class DefaultDetector : public Detector {
   struct SeasonBin {
     int64_t cycle = INT64_MIN;
     double mean = 0.0;
-    // Envelope of the previous cycles (hi < lo: none yet) and of this one.
-    double hi = -1.0, lo = 1.0;
-    double cur_hi = 0.0, cur_lo = 0.0;
   };
   static constexpr int kSeasonBins = 288;  // 5-minute bins over a day
   SeasonBin season_[kSeasonBins];
@@ -106,7 +94,6 @@ class DefaultDetector : public Detector {
 
  public:
   static constexpr int kMaxShiftWindow = kMaxShift;
-  static constexpr int kMaxEnvelopeBins = 24;
 
  private:
   double recent_[kMaxShift] = {};

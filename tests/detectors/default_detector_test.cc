@@ -49,6 +49,9 @@ TEST_CASE("default: one event, one peak - echoes within the suppression span are
   // Without suppression the echo scores higher.
   std::vector<double> raw = Scores(1.0, 0.0, {2000, 2010}, {{"suppress", "0"}});
   CHECK(raw[2010] > two[2010]);
+  // The damped echo keeps about damp (0.2) of its undamped severity.
+  CHECK(severity(two[2010]) < 0.3 * severity(raw[2010]));
+  CHECK(severity(two[2010]) > 0.1 * severity(raw[2010]));
 }
 
 TEST_CASE("default: an event that recurs daily scores lower than the first time") {
