@@ -62,6 +62,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentConfig config, Clock* 
   iopts.environment = cfg.environment;
   iopts.source = cfg.instance;
   iopts.resolve_after = cfg.resolve_after;
+  iopts.state_file = (std::filesystem::path(cfg.state_dir) / "incidents.json").string();
   agent->incidents_ = std::make_unique<IncidentManager>(iopts, agent->dispatcher_.get());
   Agent* self = agent.get();
   agent->incidents_->set_metrics_hook(
@@ -72,6 +73,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentConfig config, Clock* 
         n += delta;
         self->metrics_->incident_active.Add({{"target", target}, {"kind", kind}}).Set(n);
       });
+  if (absl::Status s = agent->incidents_->Restore(); !s.ok()) PGW_LOG(Error) << s.message();
   for (const TargetConfig& t : cfg.targets) {
     agent->loops_.push_back(std::make_unique<TargetLoop>(cfg, t, *factories, agent->metrics_.get(),
                                                          agent->incidents_.get(),

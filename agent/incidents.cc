@@ -1,6 +1,13 @@
 #include "agent/incidents.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "core/log.h"
@@ -54,6 +61,45 @@ nlohmann::json IncidentJson(const Incident& inc) {
   return j;
 }
 
+// StateJson is what state_file keeps of an open incident.
+nlohmann::json StateJson(const Incident& inc) {
+  return {{"id", inc.id},
+          {"dedup_key", inc.dedup_key},
+          {"target", inc.target},
+          {"schema", inc.schema},
+          {"table", inc.table},
+          {"object", inc.object},
+          {"kind", inc.kind},
+          {"kinds", inc.kinds},
+          {"severity", SeverityName(inc.severity)},
+          {"opened_unix_ms", absl::ToUnixMillis(inc.opened)},
+          {"last_fired_unix_ms", absl::ToUnixMillis(inc.last_fired)},
+          {"events", inc.events},
+          {"summary", inc.summary},
+          {"details", inc.details}};
+}
+
+Incident FromStateJson(const nlohmann::json& j) {
+  Incident inc;
+  inc.id = j.at("id").get<int64_t>();
+  inc.dedup_key = j.at("dedup_key").get<std::string>();
+  inc.target = j.at("target").get<std::string>();
+  inc.schema = j.at("schema").get<std::string>();
+  inc.table = j.at("table").get<std::string>();
+  inc.object = j.at("object").get<std::string>();
+  inc.kind = j.at("kind").get<std::string>();
+  inc.kinds = j.at("kinds").get<std::set<std::string>>();
+  if (!SeverityFromName(j.at("severity").get<std::string>(), &inc.severity)) {
+    throw std::runtime_error(absl::StrCat("unknown severity ", j.at("severity").dump()));
+  }
+  inc.opened = absl::FromUnixMillis(j.at("opened_unix_ms").get<int64_t>());
+  inc.last_fired = absl::FromUnixMillis(j.at("last_fired_unix_ms").get<int64_t>());
+  inc.events = j.at("events").get<int64_t>();
+  inc.summary = j.at("summary").get<std::string>();
+  inc.details = j.at("details");
+  return inc;
+}
+
 }  // namespace
 
 std::string DedupKey(const std::string& environment, const std::string& target,
@@ -65,6 +111,65 @@ std::string DedupKey(const std::string& environment, const std::string& target,
 
 IncidentManager::IncidentManager(IncidentManagerOptions options, Notifier* notifier)
     : options_(std::move(options)), notifier_(notifier) {}
+
+absl::Status IncidentManager::Restore() {
+  if (options_.state_file.empty()) return absl::OkStatus();
+  std::ifstream in(options_.state_file);
+  if (!in) return absl::OkStatus();  // first start
+  std::stringstream text;
+  text << in.rdbuf();
+  std::vector<Incident> restored;
+  int64_t next_id = 1;
+  try {
+    const nlohmann::json j = nlohmann::json::parse(text.str());
+    next_id = j.at("next_id").get<int64_t>();
+    for (const nlohmann::json& item : j.at("open")) restored.push_back(FromStateJson(item));
+  } catch (const std::exception& e) {
+    const std::string aside = options_.state_file + ".bad";
+    std::rename(options_.state_file.c_str(), aside.c_str());
+    return absl::DataLossError(absl::StrCat("incident state ", options_.state_file,
+                                            " unreadable (moved to ", aside, "): ", e.what()));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (Incident& inc : restored) {
+    next_id = std::max(next_id, inc.id + 1);
+    if (metrics_hook_) metrics_hook_(inc.target, inc.kind, false, +1);
+    PGW_LOG(Info) << "incident " << inc.id << " on " << inc.target << " " << inc.object
+                  << " still open from before the restart";
+    const std::string key = inc.dedup_key;
+    open_.emplace(key, std::move(inc));
+  }
+  next_id_ = std::max(next_id_, next_id);
+  return absl::OkStatus();
+}
+
+void IncidentManager::Persist() {
+  if (options_.state_file.empty()) return;
+  nlohmann::json open = nlohmann::json::array();
+  for (const auto& [k, inc] : open_) open.push_back(StateJson(inc));
+  const std::string body = nlohmann::json{{"next_id", next_id_}, {"open", open}}.dump() + "\n";
+  const std::string tmp = options_.state_file + ".tmp";
+  std::string error;
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    error = absl::StrCat("cannot write ", tmp, ": ", std::strerror(errno));
+  } else {
+    size_t done = 0;
+    while (done < body.size()) {
+      const ssize_t n = ::write(fd, body.data() + done, body.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      done += static_cast<size_t>(n);
+    }
+    const bool ok = done == body.size() && ::fsync(fd) == 0;
+    ::close(fd);
+    if (!ok || std::rename(tmp.c_str(), options_.state_file.c_str()) != 0) {
+      error = absl::StrCat("cannot write ", options_.state_file, ": ", std::strerror(errno));
+    }
+  }
+  if (!error.empty() && error != persist_error_) PGW_LOG(Error) << "incidents: " << error;
+  persist_error_ = error;
+}
 
 Alert IncidentManager::MakeAlert(const Incident& inc, AlertAction action) const {
   Alert a;
@@ -135,6 +240,7 @@ std::vector<Incident> IncidentManager::Observe(const std::string& target,
         alerts.push_back(MakeAlert(inc, AlertAction::kTrigger));
       }
     }
+    if (!touched.empty()) Persist();
   }
   for (const Alert& a : alerts) {
     if (notifier_) notifier_->Notify(a);
@@ -157,6 +263,7 @@ void IncidentManager::Annotate(int64_t id, const std::string& key, const nlohman
       }
       alerts.push_back(MakeAlert(inc, AlertAction::kTrigger));
     }
+    if (!alerts.empty()) Persist();
   }
   for (const Alert& a : alerts) {
     if (notifier_) notifier_->Notify(a);
@@ -184,6 +291,7 @@ void IncidentManager::Tick(absl::Time now) {
       if (history_.size() > options_.history) history_.erase(history_.begin());
       it = open_.erase(it);
     }
+    if (!alerts.empty()) Persist();
   }
   for (const Alert& a : alerts) {
     if (notifier_) notifier_->Notify(a);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "agent/table_watch.h"
 #include "alerting/alert.h"
@@ -48,6 +49,10 @@ struct IncidentManagerOptions {
   absl::Duration resolve_after = absl::Seconds(60);
   // history: resolved incidents kept for the status page.
   size_t history = 50;
+  // state_file keeps the open incidents across restarts (written atomically
+  // whenever they change), so that an incident paged before a crash or a
+  // SIGKILL still resolves afterwards; "" = not kept.
+  std::string state_file;
 };
 
 // DedupKey is the stable key of an incident on `object` of `target`; every
@@ -68,6 +73,11 @@ class IncidentManager {
 
   void set_metrics_hook(MetricsHook hook) { metrics_hook_ = std::move(hook); }
 
+  // Restore reloads the open incidents of state_file (absent: none). A file
+  // that cannot be read is moved aside to state_file + ".bad" and named in
+  // the error; the manager then starts empty.
+  absl::Status Restore();
+
   // Observe feeds the events one target produced at one tick and returns a
   // copy of each incident they touched.
   std::vector<Incident> Observe(const std::string& target, const std::vector<SignalEvent>& events);
@@ -83,6 +93,8 @@ class IncidentManager {
 
  private:
   Alert MakeAlert(const Incident& inc, AlertAction action) const;
+  // Persist writes the open incidents to state_file (mu_ held).
+  void Persist();
 
   IncidentManagerOptions options_;
   Notifier* notifier_;
@@ -91,6 +103,7 @@ class IncidentManager {
   int64_t next_id_ = 1;
   std::map<std::string, Incident> open_;  // by dedup key
   std::vector<Incident> history_;
+  std::string persist_error_;  // last write error, logged once
 };
 
 }  // namespace pgwarden

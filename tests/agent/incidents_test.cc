@@ -1,5 +1,10 @@
 #include "agent/incidents.h"
 
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <vector>
 
 #include "catch2/catch.hpp"
@@ -88,6 +93,78 @@ TEST_CASE("DedupKey is deterministic and bounded", "[incidents]") {
   const std::string long_name(300, 'a');
   CHECK(DedupKey("p", "t", long_name).size() <= 255);
   CHECK(DedupKey("p", "t", long_name) != DedupKey("p", "t", long_name + "b"));
+}
+
+TEST_CASE("IncidentManager keeps open incidents across a restart and resolves them after",
+          "[incidents]") {
+  char tmpl[] = "/tmp/pgwarden-incidents-XXXXXX";
+  REQUIRE(mkdtemp(tmpl) != nullptr);
+  const std::string dir = tmpl;
+  IncidentManagerOptions o;
+  o.environment = "production";
+  o.resolve_after = absl::Seconds(30);
+  o.state_file = dir + "/incidents.json";
+  const absl::Time t0 = absl::FromUnixSeconds(1700000000);
+  int64_t id = 0;
+  {
+    Recorder rec;
+    IncidentManager m(o, &rec);
+    REQUIRE(m.Restore().ok());  // no file yet: nothing
+    m.Observe("shop", {Event(kKindRowLoss, "customers", t0)});
+    m.Observe("shop", {Event(kKindTruncate, "orders", t0)});
+    m.Tick(t0 + absl::Seconds(31));  // both resolve: the file must forget them
+    m.Observe("shop", {Event(kKindRowLoss, "customers", t0 + absl::Seconds(40))});
+    REQUIRE(m.Open().size() == 1);
+    id = m.Open()[0].id;
+    m.Annotate(id, "remediation", {{"done", true}}, "nologin on cleanup_job");
+  }  // the process dies here: no resolve was sent
+  Recorder rec;
+  IncidentManager m(o, &rec);
+  std::map<std::string, int> active;  // by kind
+  int opened_count = 0;
+  m.set_metrics_hook([&](const std::string&, const std::string& kind, bool opened, int delta) {
+    opened_count += opened ? 1 : 0;
+    active[kind] += delta;
+  });
+  REQUIRE(m.Restore().ok());
+  REQUIRE(m.Open().size() == 1);
+  const Incident inc = m.Open()[0];
+  CHECK(inc.id == id);
+  CHECK(inc.dedup_key == "pgwarden/production/shop/public.customers");
+  CHECK(inc.severity == Severity::kCritical);
+  CHECK(inc.summary.find("nologin on cleanup_job") != std::string::npos);
+  CHECK(inc.details["remediation"]["done"] == true);
+  CHECK(active[kKindRowLoss] == 1);  // active again, not counted as newly opened
+  CHECK(opened_count == 0);
+  // New incidents do not reuse its id.
+  m.Observe("shop", {Event(kKindDropTable, "coupons", t0 + absl::Seconds(50))});
+  CHECK(rec.alerts.back().incident_id > id);
+  // Quiet since before the restart: it resolves, with its own dedup key.
+  m.Tick(t0 + absl::Seconds(71));
+  bool resolved = false;
+  for (const Alert& a : rec.alerts) {
+    if (a.action == AlertAction::kResolve && a.dedup_key == inc.dedup_key) resolved = true;
+  }
+  CHECK(resolved);
+  CHECK(active[kKindRowLoss] == 0);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("IncidentManager moves an unreadable state file aside and names it", "[incidents]") {
+  char tmpl[] = "/tmp/pgwarden-incidents-XXXXXX";
+  REQUIRE(mkdtemp(tmpl) != nullptr);
+  const std::string dir = tmpl;
+  IncidentManagerOptions o;
+  o.state_file = dir + "/incidents.json";
+  std::ofstream(o.state_file) << "{\"next_id\": 3, \"open\": [{\"id\": ";
+  Recorder rec;
+  IncidentManager m(o, &rec);
+  absl::Status s = m.Restore();
+  REQUIRE_FALSE(s.ok());
+  CHECK(std::string(s.message()).find(o.state_file) != std::string::npos);
+  CHECK(std::filesystem::exists(o.state_file + ".bad"));
+  CHECK(m.Open().empty());
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
