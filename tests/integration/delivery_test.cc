@@ -326,5 +326,42 @@ TEST_CASE(
   CHECK(sc.pager.violations().empty());
 }
 
+TEST_CASE("Scenario 7: an incident paged before a SIGKILL is resolved by the restarted agent",
+          "[integration][scenario][delivery]") {
+  Scenario sc(1000);
+  CreateTables(sc, {"promo_codes"});
+  std::string yaml = Yaml(sc);
+  const std::string ten_minutes = "resolve_after: 10m";
+  yaml.replace(yaml.find(ten_minutes), ten_minutes.size(), "resolve_after: 4s");
+  sc.StartAgent(yaml);
+  REQUIRE(sc.pg->Psql("TRUNCATE promo_codes", "shop").ok());
+  auto trigger = sc.pager.WaitFor(
+      [](const nlohmann::json& ev) {
+        return ev.value("event_action", "") == "trigger" && ev["dedup_key"] == Key("promo_codes");
+      },
+      absl::Seconds(10));
+  INFO(sc.agent->Log());
+  REQUIRE(trigger.has_value());
+  sc.agent->Kill(SIGKILL);  // before the incident could resolve
+  REQUIRE(sc.pager.WaitFor(
+              [](const nlohmann::json& ev) { return ev.value("event_action", "") == "resolve"; },
+              absl::Seconds(1)) == std::nullopt);
+  auto second = AgentProcess::Start(sc.pg->dir(), yaml);
+  INFO(second.status().message());
+  REQUIRE(second.ok());
+  sc.agent = std::move(*second);
+  auto resolve = sc.pager.WaitFor(
+      [](const nlohmann::json& ev) {
+        return ev.value("event_action", "") == "resolve" && ev["dedup_key"] == Key("promo_codes");
+      },
+      absl::Seconds(15));
+  INFO(sc.agent->Log());
+  REQUIRE(resolve.has_value());
+  CHECK(sc.pager.violations().empty());
+  // The restarted agent shows it as it was until it resolved.
+  CHECK(MetricValue(sc.agent->Metrics(), "pgwarden_incident_active", {"kind=\"truncate\""})
+            .value_or(-1) == 0);
+}
+
 }  // namespace
 }  // namespace pgwarden::testing
