@@ -353,5 +353,57 @@ TEST_CASE("Enforce: a huge uncommitted DELETE is paged while it runs and cancell
   }
 }
 
+TEST_CASE("Enforce: runaway sessions - idle in transaction and blocking - are paged and ended",
+          "[integration][remediation_e2e]") {
+  Scenario sc(20000);
+  sc.StartAgent(sc.Yaml("enforce", absl::StrCat(kEnforceActions,
+                                                "  runaway:\n    enabled: true\n"
+                                                "    idle_in_transaction: 3s\n"
+                                                "    statement: 1h\n    blocking: 3s\n")));
+  pqxx::connection su(sc.pg->Dsn("shop", "postgres"));
+  // The app opens a transaction, locks a row, and forgets about it; another
+  // session queues behind the lock.
+  pqxx::connection forgetful(sc.pg->Dsn("shop", kAppRole, kAppPassword));
+  pqxx::work open_tx(forgetful);
+  open_tx.exec("UPDATE customers SET name = 'held' WHERE id = 1");
+  const int forgetful_pid = forgetful.backendpid();
+  const absl::Time t0 = absl::Now();
+  auto waiter = StartPsqlJob(*sc.pg, "UPDATE customers SET name = 'waiting' WHERE id = 1;\n",
+                             kAppRole, kAppPassword, "waiter");
+  REQUIRE(waiter.ok());
+  auto page = sc.pager.WaitFor(
+      [](const nlohmann::json& ev) {
+        const std::string s = ev["payload"].value("summary", "");
+        return ev.value("event_action", "") == "trigger" &&
+               (absl::StrContains(s, "idle in transaction") || absl::StrContains(s, "blocking"));
+      },
+      absl::Seconds(20));
+  // The waiter gets its lock once the forgetful session is gone.
+  absl::StatusOr<int> waiter_exit = WaitProcess(*waiter, absl::Seconds(20));
+  if (!waiter_exit.ok()) StopProcess(*waiter, absl::Seconds(2));
+  INFO(sc.agent->Log());
+  REQUIRE(page.has_value());
+  CHECK(absl::StrContains(page->body["payload"]["summary"].get<std::string>(), "app"));
+  REQUIRE(waiter_exit.ok());
+  CHECK(*waiter_exit == 0);
+  std::cout << "[figure] runaway session ended after " << absl::ToDoubleSeconds(absl::Now() - t0)
+            << " s\n";
+  {
+    pqxx::nontransaction tx(su);
+    CHECK(tx.exec_params1("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", forgetful_pid)[0]
+              .as<int64_t>() == 0);
+    // Its uncommitted change rolled back; the waiter's committed.
+    CHECK(tx.exec1("SELECT name FROM customers WHERE id = 1")[0].as<std::string>() == "waiting");
+  }
+  CHECK_THROWS(open_tx.commit());
+  // Audited: the session was acted on for role app, with the SQL it ran.
+  std::vector<nlohmann::json> done =
+      Records(AuditRecords(sc.pg->dir() + "/state/audit.log"), kAppRole, "done");
+  REQUIRE_FALSE(done.empty());
+  CHECK(absl::StrContains(done[0]["sql"].get<std::string>(), std::to_string(forgetful_pid)));
+  // The role itself keeps its login: runaway policy ends sessions, not roles.
+  CHECK(ReadRole(su, kAppRole).can_login);
+}
+
 }  // namespace
 }  // namespace pgwarden::testing
