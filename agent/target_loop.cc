@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/log.h"
 
@@ -51,7 +52,9 @@ TargetLoop::TargetLoop(const AgentConfig& config, const TargetConfig& target,
                PgSamplerOptions{target.connect_timeout, target.statement_timeout, "pgwarden"}),
       watch_(std::move(factories),
              [this](const std::string& schema, const std::string& table, absl::Time t) {
-               return InMaintenance(config_.maintenance, target_.name, schema, table, t);
+               const std::string window =
+                   InMaintenance(config_.maintenance, target_.name, schema, table, t);
+               return window.empty() ? window : absl::StrCat("maintenance window ", window);
              }),
       responder_(config, target, registry, metrics->ConstLabels(), incidents, clock),
       up_(metrics->up.Add({{"target", target.name}})),
@@ -164,7 +167,10 @@ void TargetLoop::RunOnce() {
   series.watched->Set(static_cast<double>(snap->tables.size()));
 
   for (const auto& [ev, reason] : result.suppressed) {
-    metrics_->suppressed.Add({{"target", target_.name}, {"reason", reason}}).Increment();
+    // The metric's reason is the class (a window's name goes to the log).
+    const std::string label =
+        absl::StartsWith(reason, "maintenance") ? std::string("maintenance") : reason;
+    metrics_->suppressed.Add({{"target", target_.name}, {"reason", label}}).Increment();
     PGW_LOG(Info) << "target " << target_.name << ": not paging (" << reason
                   << "): " << ev.description;
   }

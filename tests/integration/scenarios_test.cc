@@ -207,6 +207,43 @@ TEST_CASE("Scenario 5 (short): 60 s of normal churn pages nothing", "[integratio
   CHECK(MetricValue(m, "pgwarden_table_rows_deleted_total", {"table=\"orders\""}).value_or(0) > 0);
 }
 
+TEST_CASE(
+    "Scenario 5 (maintenance): a purge inside a declared window pages nothing, the same "
+    "purge outside it pages",
+    "[integration][scenario]") {
+  Scenario sc(100000);
+  // A window open now (started a minute ago, for an hour) on public.orders.
+  const std::string start =
+      absl::FormatTime("%H:%M", absl::Now() - absl::Minutes(1), absl::UTCTimeZone());
+  sc.StartAgent(sc.Yaml("off", absl::StrCat("maintenance:\n  windows:\n    - name: nightly-purge\n"
+                                            "      start: \"",
+                                            start,
+                                            "\"\n      duration: 1h\n"
+                                            "      tables: [\"public.orders\"]\n")));
+  const int64_t orders = sc.Count("orders");
+  auto purge =
+      StartCleanupJob(*sc.pg, CleanupScriptSql("orders", 15, 1000, absl::Milliseconds(200)));
+  REQUIRE(purge.ok());
+  absl::StatusOr<int> purge_exit = WaitProcess(*purge, absl::Seconds(30));
+  if (!purge_exit.ok()) StopProcess(*purge, absl::Seconds(2));
+  REQUIRE(purge_exit.ok());
+  REQUIRE(sc.Count("orders") == orders - 15000);
+  absl::SleepFor(absl::Seconds(3));
+  INFO(sc.agent->Log());
+  CHECK(sc.pager.events().empty());
+  CHECK(MetricValue(sc.agent->Metrics(), "pgwarden_signals_suppressed_total",
+                    {"reason=\"maintenance\""})
+            .value_or(0) >= 1);
+  CHECK(sc.agent->Log().find("maintenance window nightly-purge") != std::string::npos);
+  // The same purge on a table outside the window pages.
+  auto outside =
+      StartCleanupJob(*sc.pg, CleanupScriptSql("customers", 15, 1000, absl::Milliseconds(200)));
+  REQUIRE(outside.ok());
+  auto page = sc.pager.WaitFor(IsTriggerFor("public.customers"), absl::Seconds(15));
+  StopProcess(*outside, absl::Seconds(2));
+  CHECK(page.has_value());
+}
+
 TEST_CASE("Scenario 6: PostgreSQL stops, pgwarden_up goes to 0, the agent recovers by itself",
           "[integration][scenario]") {
   Scenario sc(1000);
