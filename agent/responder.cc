@@ -149,18 +149,6 @@ void Responder::Respond(const std::vector<Incident>& touched) {
     if (cached == cache_.end() || cached->second.attribution.culprits.empty()) continue;
     const Attribution& attr = cached->second.attribution;
     const absl::Time now = clock_->Now();
-    bool due = false;
-    for (const Culprit& c : attr.culprits) {
-      if (&c != &attr.culprits.front() && c.rows_attributed == 0 && c.truncates == 0 &&
-          !c.in_flight) {
-        continue;
-      }
-      auto a = attempts_.find({inc.id, c.role});
-      if (a == attempts_.end() || (!a->second.acted && now - a->second.at >= absl::Seconds(5))) {
-        due = true;
-      }
-    }
-    if (!due || !EnsureRemediator()) continue;
     RemediationRequest req;
     req.incident_id = absl::StrCat(inc.id);
     req.target = target_.name;
@@ -170,12 +158,17 @@ void Responder::Respond(const std::vector<Incident>& touched) {
     // other role that removed rows or writes the table right now; a role
     // that only updated rows is evidence, not a suspect.
     req.attribution.culprits.clear();
+    bool due = false;
     for (size_t i = 0; i < attr.culprits.size(); ++i) {
       const Culprit& c = attr.culprits[i];
-      if (i == 0 || c.rows_attributed > 0 || c.truncates > 0 || c.in_flight) {
-        req.attribution.culprits.push_back(c);
+      if (i > 0 && c.rows_attributed == 0 && c.truncates == 0 && !c.in_flight) continue;
+      req.attribution.culprits.push_back(c);
+      auto a = attempts_.find({inc.id, c.role});
+      if (a == attempts_.end() || (!a->second.acted && now - a->second.at >= absl::Seconds(5))) {
+        due = true;
       }
     }
+    if (!due || !EnsureRemediator()) continue;
     req.rows_dropped = attr.rows_dropped;
     std::vector<ActionRecord> records = remediator_->Act(*conn_, req);
     nlohmann::json actions = nlohmann::json::array();
