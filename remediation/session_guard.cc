@@ -1,5 +1,7 @@
 #include "remediation/session_guard.h"
 
+#include <algorithm>
+#include <cmath>
 #include <pqxx/pqxx>
 #include <set>
 
@@ -242,8 +244,9 @@ absl::StatusOr<std::vector<SessionFinding>> SessionGuard::Check(
           if (u.ok && u.rows > 0) {
             f.uncommitted_rows = u.rows;
             f.table_rows = u.table_rows;
-            f.statement = absl::StrFormat("uncommitted DELETE or UPDATE of %d of %d rows", u.rows,
-                                          u.table_rows);
+            f.statement =
+                absl::StrFormat("uncommitted DELETE or UPDATE of %s%d of %s%d rows",
+                                u.sampled ? "~" : "", u.rows, u.sampled ? "~" : "", u.table_rows);
             f.certain = u.rows >= config_.min_rows &&
                         static_cast<double>(u.rows) >= kMassWriteShare * u.table_rows;
           }
@@ -316,16 +319,35 @@ const SessionGuard::UncommittedWrites& SessionGuard::MeasureUncommitted(pqxx::co
   try {
     pqxx::work tx(conn);
     tx.exec("SET LOCAL statement_timeout = 2000");
+    const std::string rel =
+        absl::StrCat(conn.quote_name(table.schema), ".", conn.quote_name(table.table));
+    // A big table is sampled (TABLESAMPLE SYSTEM, about kExactCountRows rows)
+    // and the share scaled to its planner estimate: a bounded read each time.
+    const int64_t estimate =
+        tx.exec_params1(
+              "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = $1::regclass",
+              rel)[0]
+            .as<int64_t>();
+    std::string from = absl::StrCat("ONLY ", rel);
+    const bool sampled = estimate > kExactCountRows;
+    if (sampled) {
+      const double percent = std::max(0.01, 100.0 * kExactCountRows / estimate);
+      absl::StrAppend(&from, absl::StrFormat(" TABLESAMPLE SYSTEM (%.4f)", percent));
+    }
     // Row versions the transaction deleted or replaced are still visible to
     // other snapshots, with xmax = its xid.
     const pqxx::row r = tx.exec_params1(
-        absl::StrCat("SELECT count(*) FILTER (WHERE xmax = $1::xid), count(*) FROM ONLY ",
-                     conn.quote_name(table.schema), ".", conn.quote_name(table.table)),
-        xid);
+        absl::StrCat("SELECT count(*) FILTER (WHERE xmax = $1::xid), count(*) FROM ", from), xid);
     tx.commit();
+    const int64_t hits = r[0].as<int64_t>();
+    const int64_t seen = r[1].as<int64_t>();
     u.ok = true;
-    u.rows = r[0].as<int64_t>();
-    u.table_rows = r[1].as<int64_t>();
+    u.sampled = sampled;
+    u.table_rows = sampled ? std::max(estimate, seen) : seen;
+    u.rows =
+        sampled && seen > 0
+            ? static_cast<int64_t>(std::llround(static_cast<double>(hits) * u.table_rows / seen))
+            : hits;
     u.certain_once =
         u.rows >= config_.min_rows && static_cast<double>(u.rows) >= kMassWriteShare * u.table_rows;
   } catch (const std::exception&) {

@@ -100,13 +100,16 @@ class SessionGuard {
     absl::Time at = absl::InfinitePast();
     bool ok = false;
     bool certain_once = false;
+    bool sampled = false;  // estimated from a TABLESAMPLE of a big table
     int64_t rows = 0;
     int64_t table_rows = 0;
   };
+  // Tables with more rows (planner estimate) are sampled, not counted.
+  static constexpr int64_t kExactCountRows = 200000;
   static constexpr absl::Duration kRemeasureEvery = absl::Seconds(5);
   // MeasureUncommitted counts the table's row versions whose xmax is the
-  // transaction's xid (one sequential scan under a 2 s statement_timeout),
-  // cached per transaction and table.
+  // transaction's xid (a sequential scan, or a sample of a big table, under a
+  // 2 s statement_timeout), cached per transaction and table.
   const UncommittedWrites& MeasureUncommitted(pqxx::connection& conn, const Key& key,
                                               const TableRef& table, const std::string& xid);
 
