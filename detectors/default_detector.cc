@@ -27,6 +27,14 @@ absl::StatusOr<DefaultOptions> ParseDefaultOptions(const DetectorParams& params)
   o.shift_k = static_cast<int>(r.Int("shift_k", o.shift_k, 0, DefaultDetector::kMaxShiftWindow));
   o.shift_weight = r.Double("shift_weight", o.shift_weight, 0, 100);
   o.rise = r.Double("rise", o.rise, 1, 1e6);
+  o.re_weight = r.Double("re_weight", o.re_weight, 0, 100);
+  o.re_window =
+      static_cast<int>(r.Int("re_window", o.re_window, 2, HistogramDivergence::kMaxWindow));
+  o.re_levels =
+      static_cast<int>(r.Int("re_levels", o.re_levels, 1, HistogramDivergence::kMaxLevels - 2));
+  o.re_half_life = r.Double("re_half_life", o.re_half_life, 1, 1e9);
+  o.re_min = r.Double("re_min", o.re_min, -1e6, 1e6);
+  o.re_q = r.Double("re_q", o.re_q, 0, 0.49);
   if (absl::Status s = r.Finish(); !s.ok()) return s;
   return o;
 }
@@ -36,14 +44,16 @@ DefaultDetector::DefaultDetector(const DefaultOptions& options)
       window_(options.window),
       diffs_(options.window),
       residuals_(options.window),
-      season_width_(absl::Hours(24) / kSeasonBins) {}
+      season_width_(absl::Hours(24) / kSeasonBins),
+      hist_(options.re_levels + 2, options.re_window, options.re_half_life) {}
 
 void DefaultDetector::Reset() {
   window_.Clear();
   diffs_.Clear();
   residuals_.Clear();
   std::fill(std::begin(season_), std::end(season_), SeasonBin{});
-  record3_ = record4_ = 0.0;
+  record3_ = record4_ = record5_ = 0.0;
+  hist_.Clear();
   std::fill(std::begin(recent_), std::end(recent_), 0.0);
   recent_head_ = recent_n_ = 0;
   recent_sum_ = 0.0;
@@ -80,6 +90,17 @@ DetectorResult DefaultDetector::Update(absl::Time t, double value, double /*weig
   double med = res.baseline;
   double floor = 1e-6 * std::max(1.0, std::fabs(med));
   double dev = std::min(std::fabs(value - med) / std::max(window_.Scale(), floor), options_.clip);
+  // 1b. Relative entropy of the recent distribution against the past: the
+  // value binned against the window's robust range (a change of shape or
+  // level that no single sample shows).
+  double dev5 = 0.0;
+  if (options_.re_weight > 0) {
+    double lo = window_.Quantile(options_.re_q);
+    double hi = window_.Quantile(1.0 - options_.re_q);
+    double f = std::floor((value - lo) / std::max(hi - lo, floor) * options_.re_levels);
+    f = std::clamp(f, -1.0, static_cast<double>(options_.re_levels));
+    dev5 = std::max(0.0, hist_.Update(1 + static_cast<int>(f)));
+  }
   window_.Add(value);
   // 2. Robust deviation of the step from the previous value.
   double step = value - prev_;
@@ -144,6 +165,9 @@ DetectorResult DefaultDetector::Update(absl::Time t, double value, double /*weig
   double r2 = record2_ > 0 ? dev2 / record2_ : 0.0;
   double r3 = record3_ > 0 ? dev3 / record3_ : 0.0;
   double r4 = record4_ > 0 ? dev4 / record4_ : 0.0;
+  double r5 = record5_ > 0 ? dev5 / record5_ : 0.0;
+  record5_ = Raise(record5_, dev5, decay);
+  if (dev5 < options_.re_min) r5 = 0;
   record3_ = Raise(record3_, dev3, decay);
   record4_ = Raise(record4_, dev4, decay);
   if (dev4 < options_.min_dev) r4 = 0;
@@ -162,9 +186,9 @@ DetectorResult DefaultDetector::Update(absl::Time t, double value, double /*weig
   if (options_.slow_factor > 0) {
     // A second, slower record: an event must also stand out over a longer past.
     double slow_decay = std::exp2(-1.0 / (options_.long_half_life * options_.slow_factor));
-    double devs[4] = {dev, dev2, dev3, dev4};
-    double* rs[4] = {&r1, &r2, &r3, &r4};
-    for (int i = 0; i < 4; ++i) {
+    double devs[5] = {dev, dev2, dev3, dev4, dev5};
+    double* rs[5] = {&r1, &r2, &r3, &r4, &r5};
+    for (int i = 0; i < 5; ++i) {
       double q = slow_[i] > 0 ? devs[i] / slow_[i] : 0.0;
       *rs[i] = std::sqrt(*rs[i] * q);
       slow_[i] = Raise(slow_[i], devs[i], slow_decay);
@@ -173,7 +197,8 @@ DetectorResult DefaultDetector::Update(absl::Time t, double value, double /*weig
   r2 *= options_.step_weight;
   r3 *= options_.season_weight;
   r4 *= options_.shift_weight;
-  double severity = std::max({r1, r2, r3, r4});
+  r5 *= options_.re_weight;
+  double severity = std::max({r1, r2, r3, r4, r5});
   severity /= options_.z;
 
   // 4. Peak suppression: one detection per event. Within `suppress` samples

@@ -4,6 +4,7 @@
 #include "absl/status/statusor.h"
 #include "detectors/detector.h"
 #include "detectors/ewma_stats.h"
+#include "detectors/histogram_divergence.h"
 #include "detectors/robust.h"
 
 namespace pgwarden {
@@ -51,15 +52,28 @@ struct DefaultOptions {
   // rise: within the suppression span, a score is undamped only when its
   // severity exceeds the recent peak by this factor.
   double rise = 1.2;
+  // re_weight: if > 0, a fifth deviation is the relative entropy of the
+  // histogram of the last re_window values against the long-run histogram
+  // (half-life re_half_life samples), as a standard-normal deviate, against
+  // its own records and scaled by re_weight; below re_min it never scores.
+  // Values are binned in re_levels equal bins between the re_q and 1-re_q
+  // quantiles of the window, plus one bin below and one above.
+  double re_weight = 1.15;
+  int re_window = 96;
+  int re_levels = 4;
+  double re_half_life = 2000;
+  double re_min = 2.0;
+  double re_q = 0.01;
 };
 
 // ParseDefaultOptions validates `default` parameters by name.
 absl::StatusOr<DefaultOptions> ParseDefaultOptions(const DetectorParams& params);
 
-// DefaultDetector is the detector for any signal that names none. Four
-// robust deviations (from the windowed median, of the step from the previous
-// value, from a daily profile in 5-minute bins, of the mean of the last
-// shift_k values from the median) are each divided by their own decayed
+// DefaultDetector is the detector for any signal that names none. Five
+// deviations (robust ones from the windowed median, of the step from the
+// previous value, from a daily profile in 5-minute bins, of the mean of the
+// last shift_k values from the median; and the relative entropy of the recent
+// histogram against the long-run one) are each divided by their own decayed
 // record (geometric mean of a fast and a slow record), so that an
 // unprecedented deviation scores high whatever the series' scale and noise;
 // the largest wins, and for `suppress` samples after a peak only a score
@@ -87,9 +101,11 @@ class DefaultDetector : public Detector {
   static constexpr int kSeasonBins = 288;  // 5-minute bins over a day
   SeasonBin season_[kSeasonBins];
   absl::Duration season_width_;
+  HistogramDivergence hist_;
+  double record5_ = 0.0;
   double record3_ = 0.0;
   double record4_ = 0.0;
-  double slow_[4] = {};
+  double slow_[5] = {};
   static constexpr int kMaxShift = 64;
 
  public:
