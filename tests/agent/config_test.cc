@@ -1,30 +1,12 @@
 #include "agent/config.h"
 
 #include "catch2/catch.hpp"
+#include "tests/support/product_example.h"
 
 namespace pgwarden {
 namespace {
 
-// The example of PRODUCT.md, verbatim: it must load unchanged.
-constexpr char kProductExample[] = R"(environment: production
-listen: 127.0.0.1:9331
-interval: 1s
-targets:
-  - name: shop
-    dsn: "host=127.0.0.1 port=5432 dbname=shop user=pgwarden"
-    tables:
-      include: ["public.*"]
-alerting:
-  sinks:
-    - name: oncall
-      type: pagerduty
-      url: http://127.0.0.1:9999/v2/enqueue
-      routing_key: "R0UTINGKEY0000000000000000000000"
-remediation:
-  mode: enforce
-  actions: [nologin, revoke_writes, terminate]
-  protected_roles: [postgres, pgwarden]
-)";
+using testing::kProductExample;
 
 std::string ErrorOf(const std::string& yaml) {
   absl::StatusOr<AgentConfig> c = ParseConfig(yaml, "pgwarden.yaml");

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "catch2/catch.hpp"
+#include "tests/support/product_example.h"
 
 namespace pgwarden {
 namespace {
@@ -39,25 +40,7 @@ std::string Dump(const std::vector<std::string>& errors) {
 }
 
 TEST_CASE("alerting config: the PRODUCT.md example parses as written", "[alerting][config]") {
-  const std::string yaml = R"(environment: production
-listen: 127.0.0.1:9331
-interval: 1s
-targets:
-  - name: shop
-    dsn: "host=127.0.0.1 port=5432 dbname=shop user=pgwarden"
-    tables:
-      include: ["public.*"]
-alerting:
-  sinks:
-    - name: oncall
-      type: pagerduty
-      url: http://127.0.0.1:9999/v2/enqueue
-      routing_key: "R0UTINGKEY0000000000000000000000"
-remediation:
-  mode: enforce
-  actions: [nologin, revoke_writes, terminate]
-  protected_roles: [postgres, pgwarden]
-)";
+  const std::string yaml = testing::kProductExample;
   AlertingConfig cfg;
   auto errors = Parse(yaml, &cfg);
   INFO(Dump(errors));

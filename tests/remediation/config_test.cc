@@ -1,6 +1,7 @@
 #include "remediation/config.h"
 
 #include "catch2/catch.hpp"
+#include "tests/support/product_example.h"
 
 namespace pgwarden {
 namespace {
@@ -15,12 +16,7 @@ RemediationConfig Parse(const std::string& yaml, ConfigErrors* errors) {
 
 TEST_CASE("remediation config from PRODUCT.md parses exactly as written", "[config]") {
   ConfigErrors errors("p.yaml");
-  RemediationConfig c = Parse(
-      "remediation:\n"
-      "  mode: enforce\n"
-      "  actions: [nologin, revoke_writes, terminate]\n"
-      "  protected_roles: [postgres, pgwarden]\n",
-      &errors);
+  RemediationConfig c = Parse(testing::kProductExample, &errors);
   REQUIRE(errors.empty());
   CHECK(c.mode == RemediationMode::kEnforce);
   CHECK(c.actions == std::vector<ActionKind>{ActionKind::kNologin, ActionKind::kRevokeWrites,
