@@ -502,6 +502,30 @@ ActionRecord Remediator::RevokeWrites(pqxx::connection& conn, const std::string&
   return rec;
 }
 
+std::string Remediator::LeaderAndRoleGuard(const absl::StatusOr<bool>& leader,
+                                           pqxx::connection& conn, const std::string& role,
+                                           const std::vector<TableRef>& tables, bool* failed) {
+  if (!leader.ok()) {
+    *failed = true;
+    return std::string(leader.status().message());
+  }
+  if (!*leader) {
+    return absl::StrCat("another agent holds the remediation advisory lock (key ",
+                        config_.advisory_lock_key, ") and acts instead");
+  }
+  return RoleGuard(conn, role, tables, failed);
+}
+
+std::string Remediator::RateLimitRefusal(const std::string& role) {
+  const std::set<std::string> acted = audit_->RolesActedOnSince(clock_->Now() - absl::Hours(1));
+  if (acted.count(role) > 0 || static_cast<int64_t>(acted.size()) < config_.max_roles_per_hour) {
+    return "";
+  }
+  return absl::StrCat("rate limit: ", acted.size(),
+                      " roles already acted on in the last hour (max_roles_per_hour ",
+                      config_.max_roles_per_hour, ")");
+}
+
 std::vector<ActionRecord> Remediator::Act(pqxx::connection& conn,
                                           const RemediationRequest& request) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -515,17 +539,8 @@ std::vector<ActionRecord> Remediator::Act(pqxx::connection& conn,
 
   absl::StatusOr<bool> leader = IsLeaderLocked(conn);
   for (const Culprit& c : request.attribution.culprits) {
-    std::string refusal;
     bool failed = false;
-    if (!leader.ok()) {
-      refusal = std::string(leader.status().message());
-      failed = true;
-    } else if (!*leader) {
-      refusal = absl::StrCat("another agent holds the remediation advisory lock (key ",
-                             config_.advisory_lock_key, ") and acts instead");
-    } else {
-      refusal = RoleGuard(conn, c.role, request.tables, &failed);
-    }
+    std::string refusal = LeaderAndRoleGuard(leader, conn, c.role, request.tables, &failed);
     if (refusal.empty() && c.confidence < config_.min_confidence) {
       refusal = absl::StrFormat("attribution confidence %.2f is below min_confidence %.2f",
                                 c.confidence, config_.min_confidence);
@@ -534,15 +549,7 @@ std::vector<ActionRecord> Remediator::Act(pqxx::connection& conn,
       refusal =
           absl::StrCat(c.rows_attributed, " rows attributed, below min_rows ", config_.min_rows);
     }
-    if (refusal.empty()) {
-      const std::set<std::string> acted = audit_->RolesActedOnSince(clock_->Now() - absl::Hours(1));
-      if (acted.count(c.role) == 0 &&
-          static_cast<int64_t>(acted.size()) >= config_.max_roles_per_hour) {
-        refusal = absl::StrCat("rate limit: ", acted.size(),
-                               " roles already acted on in the last hour (max_roles_per_hour ",
-                               config_.max_roles_per_hour, ")");
-      }
-    }
+    if (refusal.empty()) refusal = RateLimitRefusal(c.role);
     // Already recorded for this incident: do not repeat (or re-audit).
     auto key = [&](ActionKind kind, const TableRef& t) {
       return std::make_tuple(request.incident_id, c.role, static_cast<int>(kind), t.schema,
@@ -617,26 +624,9 @@ ActionRecord Remediator::ActOnSession(pqxx::connection& conn, const SessionActio
   if (config_.mode == RemediationMode::kOff) {
     refusal = "remediation mode is off";
   } else {
-    absl::StatusOr<bool> leader = IsLeaderLocked(conn);
-    if (!leader.ok()) {
-      refusal = std::string(leader.status().message());
-      failed = true;
-    } else if (!*leader) {
-      refusal = absl::StrCat("another agent holds the remediation advisory lock (key ",
-                             config_.advisory_lock_key, ") and acts instead");
-    } else {
-      refusal = RoleGuard(conn, request.role, request.tables, &failed);
-    }
+    refusal = LeaderAndRoleGuard(IsLeaderLocked(conn), conn, request.role, request.tables, &failed);
   }
-  if (refusal.empty()) {
-    const std::set<std::string> acted = audit_->RolesActedOnSince(clock_->Now() - absl::Hours(1));
-    if (acted.count(request.role) == 0 &&
-        static_cast<int64_t>(acted.size()) >= config_.max_roles_per_hour) {
-      refusal = absl::StrCat("rate limit: ", acted.size(),
-                             " roles already acted on in the last hour (max_roles_per_hour ",
-                             config_.max_roles_per_hour, ")");
-    }
-  }
+  if (refusal.empty()) refusal = RateLimitRefusal(request.role);
   if (!refusal.empty()) {
     rec.result = failed ? ActionResult::kFailed : ActionResult::kRefused;
     rec.reason = refusal;

@@ -139,6 +139,15 @@ class Remediator {
   prometheus::Family<prometheus::Counter>* family_;
   const Clock* clock_;
   absl::StatusOr<bool> IsLeaderLocked(pqxx::connection& conn);
+  // LeaderAndRoleGuard returns "" when this agent holds the advisory lock
+  // (`leader`) and `role` may be acted on, else the reason (*failed when
+  // the lock could not be checked).
+  std::string LeaderAndRoleGuard(const absl::StatusOr<bool>& leader, pqxx::connection& conn,
+                                 const std::string& role, const std::vector<TableRef>& tables,
+                                 bool* failed);
+  // RateLimitRefusal returns "" unless acting on `role` would exceed
+  // max_roles_per_hour.
+  std::string RateLimitRefusal(const std::string& role);
 
   mutable std::mutex mu_;
   int leader_backend_pid_ = 0;
