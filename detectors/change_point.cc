@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 
 namespace pgwarden {
 namespace {
@@ -26,68 +25,20 @@ absl::StatusOr<ChangePointOptions> ParseChangePointOptions(const std::string& na
   return o;
 }
 
-void CusumDetector::Reset() {
-  stats_.Reset();
-  up_ = down_ = 0.0;
-  last_t_ = absl::InfinitePast();
-}
-
-DetectorResult CusumDetector::Update(absl::Time t, double value, double /*weight*/) {
+template <typename Drift>
+DetectorResult ChangePointDetector<Drift>::Update(absl::Time t, double value, double /*weight*/) {
   DetectorResult res;
-  res.baseline = stats_.n > 0 ? stats_.mean : std::numeric_limits<double>::quiet_NaN();
+  res.baseline = baseline_.MeanOrNaN();
   if (!std::isfinite(value)) return res;
-  double alpha =
-      options_.half_life.Alpha(last_t_ == absl::InfinitePast() ? absl::Seconds(1) : t - last_t_);
-  last_t_ = t;
-  if (stats_.n < options_.warmup) {
-    stats_.Add(value, alpha);
+  double alpha = baseline_.NextAlpha(options_.half_life, t);
+  EwmaStats& stats = baseline_.stats;
+  if (stats.n < options_.warmup) {
+    stats.Add(value, alpha);
     return res;
   }
-  double sd = std::max(stats_.stddev(), options_.min_stddev);
-  double z = std::clamp((value - stats_.mean) / sd, -Clip(options_), Clip(options_));
-  up_ = std::max(0.0, up_ + z - options_.k);
-  down_ = std::max(0.0, down_ - z - options_.k);
-  double s = options_.direction == Direction::kUp     ? up_
-             : options_.direction == Direction::kDown ? down_
-                                                      : std::max(up_, down_);
-  double severity = s / options_.h;
-  res.score = ScoreFromSeverity(severity);
-  res.alert = severity >= 1.0;
-  if (res.alert) {
-    // Restart on the new level.
-    up_ = down_ = 0.0;
-    stats_.mean = value;
-  } else {
-    stats_.Add(value, alpha);
-  }
-  return res;
-}
-
-void PageHinkleyDetector::Reset() {
-  stats_.Reset();
-  sum_up_ = min_up_ = sum_down_ = min_down_ = 0.0;
-  last_t_ = absl::InfinitePast();
-}
-
-DetectorResult PageHinkleyDetector::Update(absl::Time t, double value, double /*weight*/) {
-  DetectorResult res;
-  res.baseline = stats_.n > 0 ? stats_.mean : std::numeric_limits<double>::quiet_NaN();
-  if (!std::isfinite(value)) return res;
-  double alpha =
-      options_.half_life.Alpha(last_t_ == absl::InfinitePast() ? absl::Seconds(1) : t - last_t_);
-  last_t_ = t;
-  if (stats_.n < options_.warmup) {
-    stats_.Add(value, alpha);
-    return res;
-  }
-  double sd = std::max(stats_.stddev(), options_.min_stddev);
-  double z = std::clamp((value - stats_.mean) / sd, -Clip(options_), Clip(options_));
-  sum_up_ += z - options_.k;
-  min_up_ = std::min(min_up_, sum_up_);
-  sum_down_ += -z - options_.k;
-  min_down_ = std::min(min_down_, sum_down_);
-  double up = sum_up_ - min_up_;
-  double down = sum_down_ - min_down_;
+  double sd = std::max(stats.stddev(), options_.min_stddev);
+  double z = std::clamp((value - stats.mean) / sd, -Clip(options_), Clip(options_));
+  auto [up, down] = drift_.Add(z, options_.k);
   double s = options_.direction == Direction::kUp     ? up
              : options_.direction == Direction::kDown ? down
                                                       : std::max(up, down);
@@ -95,19 +46,16 @@ DetectorResult PageHinkleyDetector::Update(absl::Time t, double value, double /*
   res.score = ScoreFromSeverity(severity);
   res.alert = severity >= 1.0;
   if (res.alert) {
-    sum_up_ = min_up_ = sum_down_ = min_down_ = 0.0;
-    stats_.mean = value;
+    // Restart on the new level.
+    drift_ = Drift{};
+    stats.mean = value;
   } else {
-    stats_.Add(value, alpha);
-  }
-  // Keep the sums bounded: only the distance to the extreme matters.
-  if (sum_up_ < -1e12 || sum_down_ < -1e12) {
-    sum_up_ -= min_up_;
-    min_up_ = 0.0;
-    sum_down_ -= min_down_;
-    min_down_ = 0.0;
+    stats.Add(value, alpha);
   }
   return res;
 }
+
+template class ChangePointDetector<CusumDrift>;
+template class ChangePointDetector<PageHinkleyDrift>;
 
 }  // namespace pgwarden

@@ -1,10 +1,13 @@
 #ifndef PGWARDEN_DETECTORS_CHANGE_POINT_H_
 #define PGWARDEN_DETECTORS_CHANGE_POINT_H_
 
+#include <algorithm>
+#include <utility>
+
 #include "absl/status/statusor.h"
 #include "detectors/detector.h"
 #include "detectors/ewma.h"
-#include "detectors/ewma_stats.h"
+#include "detectors/ewma_baseline.h"
 
 namespace pgwarden {
 
@@ -30,39 +33,75 @@ struct ChangePointOptions {
 absl::StatusOr<ChangePointOptions> ParseChangePointOptions(const std::string& name,
                                                            const DetectorParams& params);
 
-// CusumDetector is a two-sided tabular CUSUM. After an alert the statistic
-// restarts and the baseline re-centres on the new level.
-class CusumDetector : public Detector {
+// CusumDrift is the statistic of a two-sided tabular CUSUM.
+struct CusumDrift {
+  double up = 0.0;
+  double down = 0.0;
+
+  // Add folds in the standardized residual z less the slack k, and returns
+  // the upward and downward drifts.
+  std::pair<double, double> Add(double z, double k) {
+    up = std::max(0.0, up + z - k);
+    down = std::max(0.0, down - z - k);
+    return {up, down};
+  }
+};
+
+// PageHinkleyDrift is the statistic of a two-sided Page-Hinkley test: the
+// cumulative sum of residuals against its running extreme.
+struct PageHinkleyDrift {
+  double sum_up = 0.0, min_up = 0.0;
+  double sum_down = 0.0, min_down = 0.0;
+
+  // Add folds in the standardized residual z less the slack k, and returns
+  // the upward and downward drifts.
+  std::pair<double, double> Add(double z, double k) {
+    sum_up += z - k;
+    min_up = std::min(min_up, sum_up);
+    sum_down += -z - k;
+    min_down = std::min(min_down, sum_down);
+    std::pair<double, double> drifts{sum_up - min_up, sum_down - min_down};
+    // Keep the sums bounded: only the distance to the extreme matters.
+    if (sum_up < -1e12 || sum_down < -1e12) {
+      sum_up -= min_up;
+      min_up = 0.0;
+      sum_down -= min_down;
+      min_down = 0.0;
+    }
+    return drifts;
+  }
+};
+
+// ChangePointDetector accumulates the standardized residuals of the samples
+// against a slow EWMA baseline in a `Drift` statistic (CusumDrift or
+// PageHinkleyDrift) and alerts when the drift crosses `h`. During the warm-up
+// it only learns. After an alert the statistic restarts and the baseline
+// re-centres on the new level.
+template <typename Drift>
+class ChangePointDetector : public Detector {
  public:
-  explicit CusumDetector(const ChangePointOptions& options) : options_(options) {}
+  explicit ChangePointDetector(const ChangePointOptions& options) : options_(options) {}
   DetectorResult Update(absl::Time t, double value, double weight = 1.0) override;
-  void Reset() override;
+  void Reset() override {
+    baseline_.Reset();
+    drift_ = Drift{};
+  }
   size_t StateBytes() const override { return sizeof(*this); }
 
  private:
   ChangePointOptions options_;
-  EwmaStats stats_;
-  double up_ = 0.0;
-  double down_ = 0.0;
-  absl::Time last_t_ = absl::InfinitePast();
+  EwmaBaseline baseline_;
+  Drift drift_;
 };
 
-// PageHinkleyDetector is the two-sided Page-Hinkley test: the cumulative sum
-// of residuals against its running extreme.
-class PageHinkleyDetector : public Detector {
- public:
-  explicit PageHinkleyDetector(const ChangePointOptions& options) : options_(options) {}
-  DetectorResult Update(absl::Time t, double value, double weight = 1.0) override;
-  void Reset() override;
-  size_t StateBytes() const override { return sizeof(*this); }
+extern template class ChangePointDetector<CusumDrift>;
+extern template class ChangePointDetector<PageHinkleyDrift>;
 
- private:
-  ChangePointOptions options_;
-  EwmaStats stats_;
-  double sum_up_ = 0.0, min_up_ = 0.0;
-  double sum_down_ = 0.0, min_down_ = 0.0;
-  absl::Time last_t_ = absl::InfinitePast();
-};
+// CusumDetector is the `cusum` detector, a two-sided tabular CUSUM.
+using CusumDetector = ChangePointDetector<CusumDrift>;
+// PageHinkleyDetector is the `page_hinkley` detector, the two-sided
+// Page-Hinkley test.
+using PageHinkleyDetector = ChangePointDetector<PageHinkleyDrift>;
 
 }  // namespace pgwarden
 

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 
 #include "absl/strings/str_cat.h"
 
@@ -31,19 +30,18 @@ absl::StatusOr<EwmaOptions> ParseEwmaOptions(const DetectorParams& params) {
 
 DetectorResult EwmaDetector::Update(absl::Time t, double value, double /*weight*/) {
   DetectorResult res;
-  res.baseline = stats_.n > 0 ? stats_.mean : std::numeric_limits<double>::quiet_NaN();
+  res.baseline = baseline_.MeanOrNaN();
   if (!std::isfinite(value)) return res;
-  double alpha =
-      options_.half_life.Alpha(last_t_ == absl::InfinitePast() ? absl::Seconds(1) : t - last_t_);
-  last_t_ = t;
-  if (stats_.n >= 2) {
-    double sd = std::max(stats_.stddev(), options_.min_stddev);
-    double z = DirectedZ((value - stats_.mean) / sd, options_.direction);
+  double alpha = baseline_.NextAlpha(options_.half_life, t);
+  EwmaStats& stats = baseline_.stats;
+  if (stats.n >= 2) {
+    double sd = std::max(stats.stddev(), options_.min_stddev);
+    double z = DirectedZ((value - stats.mean) / sd, options_.direction);
     double severity = z / options_.z;
     res.score = ScoreFromSeverity(severity);
-    res.alert = severity >= 1.0 && stats_.n >= options_.warmup;
+    res.alert = severity >= 1.0 && stats.n >= options_.warmup;
   }
-  stats_.Add(value, alpha);
+  stats.Add(value, alpha);
   return res;
 }
 

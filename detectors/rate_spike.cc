@@ -23,27 +23,21 @@ absl::StatusOr<RateSpikeOptions> ParseRateSpikeOptions(const DetectorParams& par
   return o;
 }
 
-void RateSpikeDetector::Reset() {
-  stats_.Reset();
-  last_t_ = absl::InfinitePast();
-}
-
 DetectorResult RateSpikeDetector::Update(absl::Time t, double value, double /*weight*/) {
   DetectorResult res;
-  res.baseline = stats_.n > 0 ? stats_.mean : std::numeric_limits<double>::quiet_NaN();
+  res.baseline = baseline_.MeanOrNaN();
   if (!std::isfinite(value)) return res;
-  double alpha =
-      options_.half_life.Alpha(last_t_ == absl::InfinitePast() ? absl::Seconds(1) : t - last_t_);
-  last_t_ = t;
+  double alpha = baseline_.NextAlpha(options_.half_life, t);
+  EwmaStats& stats = baseline_.stats;
 
-  const bool warm = stats_.n >= options_.warmup && stats_.n > 0;
+  const bool warm = stats.n >= options_.warmup && stats.n > 0;
   double severity = 0.0;
   bool above = false;
-  if (stats_.n > 0) {
+  if (stats.n > 0) {
     // A floor of one unit keeps z finite on a flat series; min_rate and
     // min_excess gate the alert anyway.
-    double sd = std::max(stats_.stddev(), 1.0);
-    double excess = value - stats_.mean;
+    double sd = std::max(stats.stddev(), 1.0);
+    double excess = value - stats.mean;
     double z = excess / sd;
     above = z >= options_.z;
     auto ratio = [](double x, double threshold) {
@@ -59,8 +53,8 @@ DetectorResult RateSpikeDetector::Update(absl::Time t, double value, double /*we
   res.alert = severity >= 1.0 && (warm || hard);
   // Anomalies barely move the baseline, so a long mass delete stays visible.
   // A hard-rate sample never seeds the baseline.
-  if (hard && stats_.n == 0) return res;
-  stats_.Add(value, alpha, (above && warm) || hard ? kAnomalyWeight : 1.0);
+  if (hard && stats.n == 0) return res;
+  stats.Add(value, alpha, (above && warm) || hard ? kAnomalyWeight : 1.0);
   return res;
 }
 

@@ -3,7 +3,7 @@
 
 #include "absl/status/statusor.h"
 #include "detectors/detector.h"
-#include "detectors/ewma_stats.h"
+#include "detectors/ewma_baseline.h"
 #include "detectors/params.h"
 
 namespace pgwarden {
@@ -34,13 +34,12 @@ class RateSpikeDetector : public Detector {
  public:
   explicit RateSpikeDetector(const RateSpikeOptions& options) : options_(options) {}
   DetectorResult Update(absl::Time t, double value, double weight = 1.0) override;
-  void Reset() override;
+  void Reset() override { baseline_.Reset(); }
   size_t StateBytes() const override { return sizeof(*this); }
 
  private:
   RateSpikeOptions options_;
-  EwmaStats stats_;
-  absl::Time last_t_ = absl::InfinitePast();
+  EwmaBaseline baseline_;
 };
 
 }  // namespace pgwarden
