@@ -11,7 +11,7 @@ absl::StatusOr<DefaultOptions> ParseDefaultOptions(const DetectorParams& params)
   ParamReader r("default", params);
   o.window = static_cast<int>(r.Int("window", o.window, 8, RobustDetector::kMaxWindow));
   o.long_half_life = r.Double("long_half_life", o.long_half_life, 1, 1e9);
-  o.clip = r.Double("clip", o.clip, 1, 1e6);
+  o.clip = r.Double("clip", o.clip, 1, 1e300);
   o.z = r.Double("z", o.z, 0.1, 1e6);
   o.min_dev = r.Double("min_dev", o.min_dev, 0, 1e6);
   o.step_weight = r.Double("step_weight", o.step_weight, 0, 100);

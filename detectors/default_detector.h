@@ -16,15 +16,17 @@ struct DefaultOptions {
   int window = 1000;
   // long_half_life (samples) of the decayed record each deviation is compared to.
   double long_half_life = 500;
-  // clip bounds one deviation (in robust standard deviations).
-  double clip = 1000.0;
+  // clip bounds one deviation (in robust standard deviations). Large: a
+  // deviation from a near-zero scale must still be able to beat its record
+  // (a clipped deviation equal to a clipped record scores exactly 0.5).
+  double clip = 1e9;
   // z divides the record ratio: severity 1 (score 0.5) is a deviation z times
   // its decayed record.
   double z = 1.0;
   // suppress: after a peak, lower scores are damped for this many samples.
   int suppress = 100;
   // min_dev: deviations below this (robust stddevs) never score.
-  double min_dev = 3.0;
+  double min_dev = 2.5;
   // step_weight scales the score of a jump from the previous value.
   double step_weight = 1.0;
   // season_weight scales the score of a deviation from the daily profile.

@@ -172,5 +172,30 @@ TEST_CASE("default: a change of distribution inside the usual range scores (rela
   CHECK(top(off, 2000, 2300) < 0.1);
 }
 
+TEST_CASE("default: a deviation far beyond its record scores high even at thousands of sigmas") {
+  // Noise of 1e-3 with bursts of +5 (5000 robust stddevs) every 200 samples,
+  // then one spike of +50: ten times the bursts' deviation. A clipped
+  // deviation (clip 1000) would equal its clipped record and not stand out.
+  auto run = [](const DetectorParams& params) {
+    auto d = MakeDetector("default", params);
+    std::mt19937_64 rng(3);
+    std::normal_distribution<double> noise(0.5, 1e-3);
+    double top_burst = 0.0, spike = 0.0;
+    for (int i = 0; i < 2000; ++i) {
+      double x = noise(rng);
+      if (i < 1900 && i % 200 >= 50 && i % 200 < 70) x += 5.0;
+      if (i == 1950) x += 50.0;
+      double s = d->Update(TimeAt(i, absl::Minutes(5)), x).score;
+      if (i > 1500 && i < 1900) top_burst = std::max(top_burst, s);
+      if (i == 1950) spike = s;
+    }
+    return std::make_pair(top_burst, spike);
+  };
+  auto [burst, spike] = run({});
+  CHECK(burst < 0.6);
+  CHECK(spike > 0.8);
+  CHECK(run({{"clip", "1000"}}).second < 0.6);
+}
+
 }  // namespace
 }  // namespace pgwarden
