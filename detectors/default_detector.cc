@@ -35,6 +35,8 @@ absl::StatusOr<DefaultOptions> ParseDefaultOptions(const DetectorParams& params)
   o.re_half_life = r.Double("re_half_life", o.re_half_life, 1, 1e9);
   o.re_min = r.Double("re_min", o.re_min, -1e6, 1e6);
   o.re_q = r.Double("re_q", o.re_q, 0, 0.49);
+  o.lag = static_cast<int>(r.Int("lag", o.lag, 0, DefaultDetector::kMaxLag));
+  o.lag_mask = static_cast<int>(r.Int("lag_mask", o.lag_mask, 0, 31));
   if (absl::Status s = r.Finish(); !s.ok()) return s;
   return o;
 }
@@ -62,6 +64,7 @@ void DefaultDetector::Reset() {
   have_prev_ = false;
   peak_ = 0.0;
   peak_age_ = 0;
+  lag_head_ = lag_n_ = 0;
   seen_ = 0;
 }
 
@@ -161,11 +164,35 @@ DetectorResult DefaultDetector::Update(absl::Time t, double value, double /*weig
   // 3. Each deviation against its own decayed record: an unprecedented
   // deviation scores high whatever the series' scale and noise.
   double decay = std::exp2(-1.0 / options_.long_half_life);
-  double r1 = record1_ > 0 ? dev / record1_ : 0.0;
-  double r2 = record2_ > 0 ? dev2 / record2_ : 0.0;
-  double r3 = record3_ > 0 ? dev3 / record3_ : 0.0;
-  double r4 = record4_ > 0 ? dev4 / record4_ : 0.0;
-  double r5 = record5_ > 0 ? dev5 / record5_ : 0.0;
+  double slow_decay =
+      std::exp2(-1.0 / (options_.long_half_life * std::max(options_.slow_factor, 1.0)));
+  // Reference records: the current ones, or (lag) the ones of lag samples
+  // ago decayed to now, so that a deviation that grows gradually (and drags
+  // its record along) is compared with the record from before it grew.
+  double ref_fast[5] = {record1_, record2_, record3_, record4_, record5_};
+  double ref_slow[5] = {slow_[0], slow_[1], slow_[2], slow_[3], slow_[4]};
+  if (options_.lag > 0) {
+    double* lf = lag_fast_[lag_head_];
+    double* ls = lag_slow_[lag_head_];
+    bool full = lag_n_ == options_.lag;
+    double df = std::pow(decay, options_.lag), ds = std::pow(slow_decay, options_.lag);
+    for (int i = 0; i < 5; ++i) {
+      double cf = ref_fast[i], cs = ref_slow[i];
+      if (full && (options_.lag_mask >> i & 1)) {
+        ref_fast[i] = std::min(cf, lf[i] * df);
+        ref_slow[i] = std::min(cs, ls[i] * ds);
+      }
+      lf[i] = cf;
+      ls[i] = cs;
+    }
+    if (!full) ++lag_n_;
+    lag_head_ = lag_head_ + 1 == options_.lag ? 0 : lag_head_ + 1;
+  }
+  double r1 = ref_fast[0] > 0 ? dev / ref_fast[0] : 0.0;
+  double r2 = ref_fast[1] > 0 ? dev2 / ref_fast[1] : 0.0;
+  double r3 = ref_fast[2] > 0 ? dev3 / ref_fast[2] : 0.0;
+  double r4 = ref_fast[3] > 0 ? dev4 / ref_fast[3] : 0.0;
+  double r5 = ref_fast[4] > 0 ? dev5 / ref_fast[4] : 0.0;
   record5_ = Raise(record5_, dev5, decay);
   if (dev5 < options_.re_min) r5 = 0;
   record3_ = Raise(record3_, dev3, decay);
@@ -185,11 +212,10 @@ DetectorResult DefaultDetector::Update(absl::Time t, double value, double /*weig
   if (dev2 < options_.min_dev) r2 = 0;
   if (options_.slow_factor > 0) {
     // A second, slower record: an event must also stand out over a longer past.
-    double slow_decay = std::exp2(-1.0 / (options_.long_half_life * options_.slow_factor));
     double devs[5] = {dev, dev2, dev3, dev4, dev5};
     double* rs[5] = {&r1, &r2, &r3, &r4, &r5};
     for (int i = 0; i < 5; ++i) {
-      double q = slow_[i] > 0 ? devs[i] / slow_[i] : 0.0;
+      double q = ref_slow[i] > 0 ? devs[i] / ref_slow[i] : 0.0;
       *rs[i] = std::sqrt(*rs[i] * q);
       slow_[i] = Raise(slow_[i], devs[i], slow_decay);
     }

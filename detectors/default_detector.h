@@ -66,6 +66,13 @@ struct DefaultOptions {
   double re_half_life = 2000;
   double re_min = 2.0;
   double re_q = 0.01;
+  // lag: if > 0, the deviations in lag_mask (bit 0 median, 1 step, 2 daily,
+  // 3 shift, 4 relative entropy) are compared with their records of lag
+  // samples ago, decayed to now (at most the current record): within a burst
+  // of large steps the later, larger ones are measured against the record
+  // from before the burst, not against the burst's own first steps.
+  int lag = 8;
+  int lag_mask = 2;
 };
 
 // ParseDefaultOptions validates `default` parameters by name.
@@ -112,6 +119,7 @@ class DefaultDetector : public Detector {
 
  public:
   static constexpr int kMaxShiftWindow = kMaxShift;
+  static constexpr int kMaxLag = 32;
 
  private:
   double recent_[kMaxShift] = {};
@@ -123,6 +131,10 @@ class DefaultDetector : public Detector {
   bool have_prev_ = false;
   double peak_ = 0.0;
   int peak_age_ = 0;
+  double lag_fast_[kMaxLag][5] = {};
+  double lag_slow_[kMaxLag][5] = {};
+  int lag_head_ = 0;
+  int lag_n_ = 0;
   int64_t seen_ = 0;
 };
 

@@ -172,6 +172,31 @@ TEST_CASE("default: a change of distribution inside the usual range scores (rela
   CHECK(top(off, 2000, 2300) < 0.1);
 }
 
+TEST_CASE(
+    "default: in a burst of steps a larger later step is measured against the pre-burst record") {
+  // Noise, then at 2000 a step of +20 and at 2001 one of -60: without the
+  // lag the second step meets a record the first one doubled and is damped
+  // as an echo; with it (lag 8, steps) it rises above the first.
+  auto run = [](const DetectorParams& params) {
+    auto d = MakeDetector("default", params);
+    std::mt19937_64 rng(7);
+    std::normal_distribution<double> noise(0.0, 1.0);
+    std::vector<double> out;
+    for (int i = 0; i < 2010; ++i) {
+      double x = noise(rng);
+      if (i == 2000) x += 20.0;
+      if (i == 2001) x -= 40.0;
+      out.push_back(d->Update(TimeAt(i, absl::Minutes(5)), x).score);
+    }
+    return out;
+  };
+  std::vector<double> lagged = run({});
+  std::vector<double> plain = run({{"lag", "0"}});
+  CHECK(lagged[2000] == Approx(plain[2000]));
+  CHECK(lagged[2001] > lagged[2000]);
+  CHECK(lagged[2001] > plain[2001] + 0.2);
+}
+
 TEST_CASE("default: a deviation far beyond its record scores high even at thousands of sigmas") {
   // Noise of 1e-3 with bursts of +5 (5000 robust stddevs) every 200 samples,
   // then one spike of +50: ten times the bursts' deviation. A clipped
