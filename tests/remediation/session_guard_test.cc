@@ -42,6 +42,19 @@ std::vector<SessionFinding> FindUntil(SessionGuard& guard, pqxx::connection& con
   return out;
 }
 
+// CheckTerminatedNothingLost: the guard terminated the backend of role
+// "oops" holding `tx` open, so its transaction rolled back: the commit fails,
+// the table still has `initial` rows and the session is gone.
+void CheckTerminatedNothingLost(const SessionFinding& f, pqxx::work& tx, Shop& shop,
+                                int64_t initial) {
+  REQUIRE(f.actions.size() == 1);
+  CHECK(f.actions[0].action == ActionKind::kTerminate);
+  CHECK(f.actions[0].result == ActionResult::kDone);
+  CHECK_THROWS(tx.commit());
+  CHECK(shop.Count() == initial);
+  CHECK(WaitFor([&] { return shop.SessionsOf("oops") == 0; }, 5));
+}
+
 TEST_CASE("a huge uncommitted DELETE is seen in flight and cancelled, no row is lost",
           "[integration][session_guard]") {
   const int64_t initial = 200000;
@@ -118,12 +131,7 @@ TEST_CASE("an open transaction that deleted everything is terminated, rolling it
       FindUntil(guard, *agent, FindingKind::kDestructiveInFlight, "oops", 5);
   REQUIRE(f.size() == 1);
   CHECK(f[0].session.state == "idle in transaction");
-  REQUIRE(f[0].actions.size() == 1);
-  CHECK(f[0].actions[0].action == ActionKind::kTerminate);
-  CHECK(f[0].actions[0].result == ActionResult::kDone);
-  CHECK_THROWS(tx.commit());
-  CHECK(shop->Count() == initial);
-  CHECK(WaitFor([&] { return shop->SessionsOf("oops") == 0; }, 5));
+  CheckTerminatedNothingLost(f[0], tx, *shop, initial);
 }
 
 TEST_CASE("in-flight guard: dry-run simulates, a superuser is refused, both audited",
@@ -234,12 +242,7 @@ TEST_CASE("locks alone: an open transaction that deleted most of the table is te
   CHECK(f[0].certain);
   CHECK(f[0].uncommitted_rows == 4000);
   CHECK(f[0].table_rows == initial);
-  REQUIRE(f[0].actions.size() == 1);
-  CHECK(f[0].actions[0].action == ActionKind::kTerminate);
-  CHECK(f[0].actions[0].result == ActionResult::kDone);
-  CHECK_THROWS(tx.commit());
-  CHECK(shop->Count() == initial);
-  CHECK(WaitFor([&] { return shop->SessionsOf("oops") == 0; }, 5));
+  CheckTerminatedNothingLost(f[0], tx, *shop, initial);
 }
 
 TEST_CASE("locks alone: on a big table the uncommitted share is sampled, and acted on",
