@@ -247,8 +247,7 @@ absl::StatusOr<std::vector<SessionFinding>> SessionGuard::Check(
             f.statement =
                 absl::StrFormat("uncommitted DELETE or UPDATE of %s%d of %s%d rows",
                                 u.sampled ? "~" : "", u.rows, u.sampled ? "~" : "", u.table_rows);
-            f.certain = u.rows >= config_.min_rows &&
-                        static_cast<double>(u.rows) >= kMassWriteShare * u.table_rows;
+            f.certain = u.certain_once;  // a mass write (decided where it was measured)
           }
         }
         mine.push_back(std::move(f));
