@@ -31,6 +31,37 @@ absl::StatusOr<DetectorFactories> MakeFactories(const DetectorsConfig& d) {
   f.failed_logins = *logins;
   return f;
 }
+
+// DegradedCounter is pgwarden_degraded_total{target,component}; every
+// target's series exist from start, at 0.
+class DegradedCounter : public Degraded {
+ public:
+  DegradedCounter(prometheus::Registry& registry, const prometheus::Labels& const_labels,
+                  const std::vector<TargetConfig>& targets)
+      : family_(prometheus::BuildCounter()
+                    .Name("pgwarden_degraded_total")
+                    .Help("Times pgwarden carried on without a component (attribution, "
+                          "session_guard, remediation_connection, state_persist, audit).")
+                    .Labels(const_labels)
+                    .Register(registry)) {
+    for (const TargetConfig& t : targets) {
+      for (const char* c : {kDegradedAttribution, kDegradedSessionGuard,
+                            kDegradedRemediationConnection, kDegradedAudit}) {
+        Add(t.name, c, 0);
+      }
+    }
+    Add("", kDegradedStatePersist, 0);
+  }
+  void Count(const std::string& target, const std::string& component) override {
+    Add(target, component, 1);
+  }
+
+ private:
+  void Add(const std::string& target, const std::string& component, double n) {
+    family_.Add({{"target", target}, {"component", component}}).Increment(n);
+  }
+  prometheus::Family<prometheus::Counter>& family_;
+};
 }  // namespace
 
 Agent::Agent(AgentConfig config, Clock* clock)
@@ -53,6 +84,8 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentConfig config, Clock* 
         absl::StrCat("cannot create state_dir ", cfg.state_dir, ": ", ec.message()));
   }
   agent->metrics_ = std::make_unique<AgentMetrics>(*agent->registry_, cfg.environment);
+  agent->degraded_ = std::make_unique<DegradedCounter>(*agent->registry_,
+                                                       agent->metrics_->ConstLabels(), cfg.targets);
   absl::StatusOr<std::unique_ptr<AlertDispatcher>> dispatcher = AlertDispatcher::Create(
       cfg.alerting, cfg.state_dir, *agent->registry_, agent->metrics_->ConstLabels(), clock);
   if (!dispatcher.ok()) return dispatcher.status();
@@ -64,20 +97,22 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentConfig config, Clock* 
   iopts.resolve_after = cfg.resolve_after;
   iopts.state_file = (std::filesystem::path(cfg.state_dir) / "incidents.json").string();
   agent->incidents_ = std::make_unique<IncidentManager>(iopts, agent->dispatcher_.get());
+  agent->incidents_->set_degraded(agent->degraded_.get());
   Agent* self = agent.get();
   agent->incidents_->set_metrics_hook(
-      [self](const std::string& target, const std::string& kind, bool opened, int delta) {
-        if (opened) self->metrics_->incidents.Add({{"target", target}, {"kind", kind}}).Increment();
-        std::lock_guard<std::mutex> lock(self->active_mu_);
+      [self](const std::string& target, SignalKind kind, bool opened, int delta) {
+        const prometheus::Labels labels = {{"target", target}, {"kind", SignalKindName(kind)}};
+        if (opened) self->metrics_->incidents.Add(labels).Increment();
+        absl::MutexLock lock(&self->active_mu_);
         int& n = self->active_by_kind_[{target, kind}];
         n += delta;
-        self->metrics_->incident_active.Add({{"target", target}, {"kind", kind}}).Set(n);
+        self->metrics_->incident_active.Add(labels).Set(n);
       });
   if (absl::Status s = agent->incidents_->Restore(); !s.ok()) PGW_LOG(Error) << s.message();
   for (const TargetConfig& t : cfg.targets) {
-    agent->loops_.push_back(std::make_unique<TargetLoop>(cfg, t, *factories, agent->metrics_.get(),
-                                                         agent->incidents_.get(),
-                                                         agent->registry_.get(), clock));
+    agent->loops_.push_back(std::make_unique<TargetLoop>(
+        cfg, t, *factories, agent->metrics_.get(), agent->incidents_.get(), agent->registry_.get(),
+        clock, agent->degraded_.get()));
   }
   return agent;
 }

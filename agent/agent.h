@@ -2,21 +2,22 @@
 #define PGWARDEN_AGENT_AGENT_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "agent/config.h"
-#include "agent/incidents.h"
-#include "agent/table_watch.h"
 #include "core/clock.h"
+#include "core/degraded.h"
 #include "exporters/agent_metrics.h"
 #include "exporters/http_server.h"
+#include "incidents/manager.h"
 #include "prometheus/registry.h"
+#include "signals/table_watch.h"
 #include "sources/pg_sampler.h"
 
 namespace pgwarden {
@@ -47,12 +48,13 @@ class Agent {
   Clock* clock_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<AgentMetrics> metrics_;
+  std::unique_ptr<Degraded> degraded_;  // pgwarden_degraded_total
   std::unique_ptr<AlertDispatcher> dispatcher_;
   std::unique_ptr<IncidentManager> incidents_;
   std::vector<std::unique_ptr<TargetLoop>> loops_;
   std::unique_ptr<HttpServer> http_;
-  std::mutex active_mu_;
-  std::map<std::pair<std::string, std::string>, int> active_by_kind_;
+  absl::Mutex active_mu_;
+  std::map<std::pair<std::string, SignalKind>, int> active_by_kind_ ABSL_GUARDED_BY(active_mu_);
 };
 
 }  // namespace pgwarden

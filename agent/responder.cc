@@ -1,18 +1,28 @@
 #include "agent/responder.h"
 
 #include <algorithm>
-#include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "core/log.h"
+#include "pg/connect.h"
 
 namespace pgwarden {
 namespace {
 
-bool IsRowRemoval(const std::string& kind) {
-  return kind == kKindRowLoss || kind == kKindDeleteSpike || kind == kKindTruncate;
+SignalKind SignalKindOf(FindingKind kind) {
+  switch (kind) {
+    case FindingKind::kDestructiveInFlight:
+      return SignalKind::kDestructiveInFlight;
+    case FindingKind::kIdleInTransaction:
+      return SignalKind::kIdleInTransaction;
+    case FindingKind::kLongStatement:
+      return SignalKind::kLongStatement;
+    case FindingKind::kBlocking:
+      return SignalKind::kBlocking;
+  }
+  return SignalKind::kDestructiveInFlight;
 }
 
 int64_t RowsDropped(const SignalEvent& ev) {
@@ -29,36 +39,32 @@ int64_t RowsDropped(const SignalEvent& ev) {
 
 Responder::Responder(const AgentConfig& config, const TargetConfig& target,
                      prometheus::Registry* registry, const prometheus::Labels& const_labels,
-                     IncidentManager* incidents, Clock* clock)
+                     IncidentManager* incidents, Clock* clock, Degraded* degraded)
     : config_(config),
       target_(target),
       registry_(registry),
       const_labels_(const_labels),
       incidents_(incidents),
       clock_(clock),
+      degraded_(degraded != nullptr ? degraded : NoDegraded::Get()),
       attributor_(clock) {}
 
 Responder::~Responder() {
   guard_.reset();
   remediator_.reset();
-  if (conn_) {
-    try {
-      conn_->disconnect();
-    } catch (const std::exception&) {
-    }
-  }
+  conn_.reset();
 }
 
-void Responder::Observe(pqxx::connection& conn) {
+void Responder::Observe(pg::Session& conn) {
   absl::Status s = attributor_.Observe(conn);
   if (!s.ok()) PGW_LOG(Debug) << "target " << target_.name << ": attribution baseline: " << s;
 }
 
-void Responder::Enrich(pqxx::connection& conn, std::vector<SignalEvent>* events,
+void Responder::Enrich(pg::Session& conn, std::vector<SignalEvent>* events,
                        std::vector<std::pair<SignalEvent, std::string>>* suppressed) {
   std::vector<SignalEvent> kept;
   for (SignalEvent& ev : *events) {
-    if (ev.table.empty() || !IsRowRemoval(ev.kind)) {
+    if (ev.table.empty() || !RemovesRows(ev.kind)) {
       kept.push_back(std::move(ev));
       continue;
     }
@@ -81,6 +87,7 @@ void Responder::Enrich(pqxx::connection& conn, std::vector<SignalEvent>* events,
       if (!a.ok()) {
         PGW_LOG(Warning) << "target " << target_.name << ": cannot attribute " << key << ": "
                          << a.status().message();
+        degraded_->Count(target_.name, kDegradedAttribution);
         kept.push_back(std::move(ev));
         continue;
       }
@@ -111,34 +118,36 @@ void Responder::Enrich(pqxx::connection& conn, std::vector<SignalEvent>* events,
 }
 
 bool Responder::EnsureRemediator() {
-  if (remediator_ && conn_ && conn_->is_open()) return true;
+  if (remediator_ && conn_ && conn_->IsOpen()) return true;
   const absl::Time now = clock_->Now();
   if (now < next_connect_) return false;
   next_connect_ = now + absl::Seconds(5);
-  try {
-    conn_ = std::make_unique<pqxx::connection>(
-        absl::StrCat(target_.dsn, " application_name=pgwarden-remediation connect_timeout=",
-                     std::max<int64_t>(1, absl::ToInt64Seconds(target_.connect_timeout))));
-    pqxx::nontransaction tx(*conn_);
-    const std::string role = tx.exec1("SELECT current_user")[0].as<std::string>();
-    tx.commit();
-    if (!remediator_) {
-      absl::StatusOr<std::unique_ptr<Remediator>> r = Remediator::Create(
-          config_.remediation, role, config_.remediation.AuditPath(config_.state_dir), registry_,
-          const_labels_, clock_);
-      if (!r.ok()) {
-        PGW_LOG(Error) << "target " << target_.name << ": remediation unavailable: " << r.status();
-        return false;
-      }
-      remediator_ = std::move(*r);
-    }
-    return true;
-  } catch (const std::exception& e) {
-    PGW_LOG(Warning) << "target " << target_.name
-                     << ": remediation connection failed: " << e.what();
+  pg::ConnectOptions options;
+  options.application_name = "pgwarden-remediation";
+  options.connect_timeout = target_.connect_timeout;
+  absl::StatusOr<std::unique_ptr<pg::Session>> session = pg::Connect(target_.dsn, options);
+  absl::StatusOr<pg::Result> me = session.ok() ? (*session)->Query("SELECT current_user", {})
+                                               : absl::StatusOr<pg::Result>(session.status());
+  if (!me.ok() || me->empty()) {
+    PGW_LOG(Warning) << "target " << target_.name << ": remediation connection failed: "
+                     << (me.ok() ? "no current_user" : me.status().message());
+    degraded_->Count(target_.name, kDegradedRemediationConnection);
     conn_.reset();
     return false;
   }
+  conn_ = *std::move(session);
+  if (!remediator_) {
+    absl::StatusOr<std::unique_ptr<Remediator>> r = Remediator::Create(
+        config_.remediation, (*me)[0].Text(0), config_.remediation.AuditPath(config_.state_dir),
+        registry_, const_labels_, clock_, degraded_);
+    if (!r.ok()) {
+      PGW_LOG(Error) << "target " << target_.name << ": remediation unavailable: " << r.status();
+      degraded_->Count(target_.name, kDegradedRemediationConnection);
+      return false;
+    }
+    remediator_ = std::move(*r);
+  }
+  return true;
 }
 
 void Responder::Respond(const std::vector<Incident>& touched) {
@@ -194,11 +203,11 @@ void Responder::Respond(const std::vector<Incident>& touched) {
   }
 }
 
-void Responder::Guard(pqxx::connection& sample_conn, const std::vector<TableRef>& watched,
+void Responder::Guard(pg::Session& sample_conn, const std::vector<TableRef>& watched,
                       absl::Time now, std::vector<SignalEvent>* events) {
   const RemediationConfig& rc = config_.remediation;
   if (!rc.inflight.enabled && !rc.runaway.enabled) return;
-  pqxx::connection* conn = &sample_conn;
+  pg::Session* conn = &sample_conn;
   if (rc.mode != RemediationMode::kOff && EnsureRemediator()) {
     // Actions must run on the remediation connection: it holds the advisory
     // lock that makes this agent the one that acts.
@@ -211,11 +220,12 @@ void Responder::Guard(pqxx::connection& sample_conn, const std::vector<TableRef>
       guard_->Check(*conn, target_.name, watched);
   if (!findings.ok()) {
     PGW_LOG(Warning) << "target " << target_.name << ": session guard: " << findings.status();
+    degraded_->Count(target_.name, kDegradedSessionGuard);
     return;
   }
   for (const SessionFinding& f : *findings) {
     SignalEvent ev;
-    ev.kind = FindingKindName(f.kind);
+    ev.kind = SignalKindOf(f.kind);
     if (f.kind == FindingKind::kDestructiveInFlight) {
       ev.schema = f.table.schema;
       ev.table = f.table.table;

@@ -3,18 +3,19 @@
 
 #include <map>
 #include <memory>
-#include <pqxx/connection>
 #include <string>
 #include <vector>
 
 #include "agent/config.h"
-#include "agent/incidents.h"
-#include "agent/table_watch.h"
 #include "core/clock.h"
+#include "core/degraded.h"
+#include "incidents/manager.h"
+#include "pg/session.h"
 #include "prometheus/registry.h"
 #include "remediation/attribution.h"
 #include "remediation/remediator.h"
 #include "remediation/session_guard.h"
+#include "signals/table_watch.h"
 
 namespace pgwarden {
 
@@ -27,14 +28,15 @@ namespace pgwarden {
 class Responder {
  public:
   Responder(const AgentConfig& config, const TargetConfig& target, prometheus::Registry* registry,
-            const prometheus::Labels& const_labels, IncidentManager* incidents, Clock* clock);
+            const prometheus::Labels& const_labels, IncidentManager* incidents, Clock* clock,
+            Degraded* degraded = nullptr);
   ~Responder();
 
   // Observe keeps the pg_stat_statements baselines (cheap; every tick).
-  void Observe(pqxx::connection& conn);
+  void Observe(pg::Session& conn);
   // Enrich attributes each table event; events by allowed roles move to
   // `suppressed` with reason "allowed_role".
-  void Enrich(pqxx::connection& conn, std::vector<SignalEvent>* events,
+  void Enrich(pg::Session& conn, std::vector<SignalEvent>* events,
               std::vector<std::pair<SignalEvent, std::string>>* suppressed);
   // Respond runs remediation for incidents that just fired with a culprit.
   void Respond(const std::vector<Incident>& touched);
@@ -42,7 +44,7 @@ class Responder {
   // and runaway sessions (one pg_stat_activity query), cancelling or
   // terminating them through the Remediator's guards in enforce mode, and
   // appends one event per finding.
-  void Guard(pqxx::connection& sample_conn, const std::vector<TableRef>& watched, absl::Time now,
+  void Guard(pg::Session& sample_conn, const std::vector<TableRef>& watched, absl::Time now,
              std::vector<SignalEvent>* events);
 
  private:
@@ -54,6 +56,7 @@ class Responder {
   prometheus::Labels const_labels_;
   IncidentManager* incidents_;
   Clock* clock_;
+  Degraded* degraded_;
   Attributor attributor_;
   // Latest attribution per table ("schema.table"), reused for 2 s. `since`
   // is where its pg_stat_statements window starts: 10 s before the first
@@ -65,7 +68,7 @@ class Responder {
     absl::Time since;
   };
   std::map<std::string, Cached> cache_;
-  std::unique_ptr<pqxx::connection> conn_;
+  std::unique_ptr<pg::Session> conn_;
   std::unique_ptr<Remediator> remediator_;
   std::unique_ptr<SessionGuard> guard_;
   absl::Time next_connect_ = absl::InfinitePast();

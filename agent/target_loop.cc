@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/log.h"
+#include "pg/connect.h"
 
 namespace pgwarden {
 
@@ -42,7 +43,8 @@ struct TargetLoopSeries {
 
 TargetLoop::TargetLoop(const AgentConfig& config, const TargetConfig& target,
                        DetectorFactories factories, AgentMetrics* metrics,
-                       IncidentManager* incidents, prometheus::Registry* registry, Clock* clock)
+                       IncidentManager* incidents, prometheus::Registry* registry, Clock* clock,
+                       Degraded* degraded)
     : config_(config),
       target_(target),
       metrics_(metrics),
@@ -56,7 +58,7 @@ TargetLoop::TargetLoop(const AgentConfig& config, const TargetConfig& target,
                    InMaintenance(config_.maintenance, target_.name, schema, table, t);
                return window.empty() ? window : absl::StrCat("maintenance window ", window);
              }),
-      responder_(config, target, registry, metrics->ConstLabels(), incidents, clock),
+      responder_(config, target, registry, metrics->ConstLabels(), incidents, clock, degraded),
       up_(metrics->up.Add({{"target", target.name}})),
       duration_(metrics->sample_duration.Add({{"target", target.name}},
                                              AgentMetrics::SampleDurationBuckets())),
@@ -75,10 +77,9 @@ void TargetLoop::Start() {
 
 void TargetLoop::Stop() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     stop_ = true;
   }
-  cv_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -98,7 +99,7 @@ void TargetLoop::Run() {
     last_pass_unix_ms_ = absl::ToUnixMillis(clock_->Now());
     bool ok;
     {
-      std::lock_guard<std::mutex> lock(status_mu_);
+      absl::MutexLock lock(&status_mu_);
       ok = connected_;
     }
     absl::Duration wait;
@@ -114,14 +115,16 @@ void TargetLoop::Run() {
       backoff_ = std::min(backoff_ * 2, config_.reconnect_max_backoff);
       next = clock_->Now() + wait;
     }
-    std::unique_lock<std::mutex> lock(mu_);
-    if (cv_.wait_for(lock, absl::ToChronoNanoseconds(wait), [this] { return stop_; })) return;
+    // A real-time wait, woken early by Stop(); what it waits for was
+    // computed from the injected clock.
+    absl::MutexLock lock(&mu_);
+    auto stopping = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stop_; };
+    if (mu_.AwaitWithTimeout(absl::Condition(&stopping), wait)) return;
   }
 }
 
 void TargetLoop::RunOnce() {
   const absl::Time start = clock_->Now();
-  const absl::Time wall_start = absl::Now();
   absl::StatusOr<Snapshot> snap = sampler_.Sample(start);
   if (!snap.ok()) {
     up_.Set(0);
@@ -129,21 +132,23 @@ void TargetLoop::RunOnce() {
     metrics_->sample_errors
         .Add({{"target", target_.name}, {"reason", unavailable ? "connect" : "query"}})
         .Increment();
-    std::lock_guard<std::mutex> lock(status_mu_);
-    const std::string msg(snap.status().message());
-    if (connected_ || msg != last_error_) {
-      PGW_LOG(Warning) << "target " << target_.name << ": " << msg << " (retrying in "
-                       << absl::FormatDuration(backoff_) << ")";
+    {
+      absl::MutexLock lock(&status_mu_);
+      const std::string msg(snap.status().message());
+      if (connected_ || msg != last_error_) {
+        PGW_LOG(Warning) << "target " << target_.name << ": " << msg << " (retrying in "
+                         << absl::FormatDuration(backoff_) << ")";
+      }
+      connected_ = false;
+      last_error_ = msg;
     }
-    connected_ = false;
-    last_error_ = msg;
-    incidents_->Tick(clock_->Now());
+    incidents_->Tick(clock_->Now());  // may notify (outbox fsync): no lock held
     return;
   }
   WatchResult result = watch_.Process(*snap);
   PublishTables(result);
   PollServerLog(snap->time, snap->database, &result);
-  if (pqxx::connection* conn = sampler_.connection()) {
+  if (pg::Session* conn = sampler_.session()) {
     responder_.Observe(*conn);
     std::vector<TableRef> watched;
     watched.reserve(snap->tables.size());
@@ -182,8 +187,8 @@ void TargetLoop::RunOnce() {
   incidents_->Tick(clock_->Now());
 
   up_.Set(1);
-  duration_.Observe(absl::ToDoubleSeconds(absl::Now() - wall_start));
-  std::lock_guard<std::mutex> lock(status_mu_);
+  duration_.Observe(absl::ToDoubleSeconds(clock_->Now() - start));
+  absl::MutexLock lock(&status_mu_);
   if (!connected_) {
     PGW_LOG(Info) << "target " << target_.name << ": sampling " << snap->tables.size()
                   << " tables of database " << snap->database;
@@ -258,9 +263,9 @@ void TargetLoop::PublishTables(const WatchResult& result) {
 }
 
 nlohmann::json TargetLoop::StatusJson() const {
-  std::lock_guard<std::mutex> lock(status_mu_);
+  absl::MutexLock lock(&status_mu_);
   nlohmann::json j = {{"name", target_.name},
-                      {"dsn", RedactDsn(target_.dsn)},
+                      {"dsn", pg::RedactDsn(target_.dsn)},
                       {"up", connected_},
                       {"tables_watched", tables_watched_}};
   if (!last_error_.empty()) j["last_error"] = last_error_;

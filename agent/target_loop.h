@@ -2,19 +2,19 @@
 #define PGWARDEN_AGENT_TARGET_LOOP_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "agent/config.h"
-#include "agent/incidents.h"
 #include "agent/responder.h"
-#include "agent/table_watch.h"
 #include "core/clock.h"
 #include "exporters/agent_metrics.h"
+#include "incidents/manager.h"
 #include "nlohmann/json.hpp"
+#include "signals/table_watch.h"
 #include "sources/pg_sampler.h"
 #include "sources/server_log.h"
 
@@ -30,7 +30,7 @@ class TargetLoop {
  public:
   TargetLoop(const AgentConfig& config, const TargetConfig& target, DetectorFactories factories,
              AgentMetrics* metrics, IncidentManager* incidents, prometheus::Registry* registry,
-             Clock* clock);
+             Clock* clock, Degraded* degraded = nullptr);
   ~TargetLoop();
 
   void Start();
@@ -60,16 +60,17 @@ class TargetLoop {
   prometheus::Histogram& duration_;
 
   std::thread thread_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
+  // mu_ wakes the loop thread when Stop() is called.
+  absl::Mutex mu_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
 
-  mutable std::mutex status_mu_;
-  bool connected_ = false;
-  std::string last_error_;
-  absl::Time last_success_ = absl::InfinitePast();
+  // status_mu_ guards what StatusJson reads; held only to copy fields.
+  mutable absl::Mutex status_mu_;
+  bool connected_ ABSL_GUARDED_BY(status_mu_) = false;
+  std::string last_error_ ABSL_GUARDED_BY(status_mu_);
+  absl::Time last_success_ ABSL_GUARDED_BY(status_mu_) = absl::InfinitePast();
   std::atomic<int64_t> last_pass_unix_ms_{0};
-  int64_t tables_watched_ = 0;
+  int64_t tables_watched_ ABSL_GUARDED_BY(status_mu_) = 0;
   absl::Duration backoff_;
   std::unique_ptr<TargetLoopSeries> series_;  // metric handles, loop thread only
 };

@@ -14,12 +14,15 @@ class Clock {
  public:
   virtual ~Clock() = default;
   virtual absl::Time Now() const = 0;
+  // SleepFor waits `d` (a FakeClock moves forward by `d` instead).
+  virtual void SleepFor(absl::Duration d) const = 0;
 };
 
 // RealClock reads the system clock.
 class RealClock : public Clock {
  public:
   absl::Time Now() const override { return absl::Now(); }
+  void SleepFor(absl::Duration d) const override { absl::SleepFor(d); }
   // Get returns a process-wide instance.
   static RealClock* Get();
 };
@@ -32,10 +35,11 @@ class FakeClock : public Clock {
     std::lock_guard<std::mutex> lock(mu_);
     return now_;
   }
-  void Advance(absl::Duration d) {
+  void SleepFor(absl::Duration d) const override {
     std::lock_guard<std::mutex> lock(mu_);
     now_ += d;
   }
+  void Advance(absl::Duration d) { SleepFor(d); }
   void Set(absl::Time t) {
     std::lock_guard<std::mutex> lock(mu_);
     now_ = t;
@@ -43,7 +47,7 @@ class FakeClock : public Clock {
 
  private:
   mutable std::mutex mu_;
-  absl::Time now_;
+  mutable absl::Time now_;
 };
 
 }  // namespace pgwarden

@@ -1,7 +1,6 @@
 #include "remediation/attribution.h"
 
 #include <algorithm>
-#include <pqxx/pqxx>
 #include <set>
 
 #include "absl/strings/match.h"
@@ -116,31 +115,39 @@ std::string Attribution::Summary() const {
 Attributor::Attributor(const Clock* clock, AttributorOptions options)
     : clock_(clock), options_(options) {}
 
-absl::StatusOr<bool> Attributor::StatementsAvailable(pqxx::connection& conn) {
-  try {
-    pqxx::nontransaction tx(conn);
-    return tx.exec1(kStatementsInstalledSql)[0].as<int64_t>() > 0;
-  } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat("checking for pg_stat_statements: ", e.what()));
+absl::StatusOr<bool> Attributor::StatementsAvailable(pg::Session& conn) {
+  absl::StatusOr<pg::Result> r = conn.Query(kStatementsInstalledSql);
+  if (!r.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("checking for pg_stat_statements: ", r.status().message()));
   }
+  return !r->empty() && (*r)[0].Int(0) > 0;
 }
 
-absl::StatusOr<Attributor::Snapshot> Attributor::ReadCounters(pqxx::connection& conn) {
+absl::StatusOr<std::map<Attributor::Key, Attributor::Counters>> Attributor::ReadCounterRows(
+    pg::Session& conn) {
+  absl::StatusOr<pg::Result> r = conn.Query(kCountersSql);
+  if (!r.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("reading pg_stat_statements: ", r.status().message()));
+  }
+  std::map<Key, Counters> out;
+  for (const pg::Row& row : *r) {
+    out[Key{row.Int(0), row.Int(1), row.Bool(2)}] = Counters{row.Int(3), row.Int(4)};
+  }
+  return out;
+}
+
+absl::StatusOr<Attributor::Snapshot> Attributor::ReadCounters(pg::Session& conn) {
   Snapshot snap;
   snap.time = clock_->Now();
-  try {
-    pqxx::nontransaction tx(conn);
-    for (const auto& row : tx.exec(kCountersSql)) {
-      Key key{row[0].as<int64_t>(), row[1].as<int64_t>(), row[2].as<bool>()};
-      snap.counters[key] = Counters{row[3].as<int64_t>(), row[4].as<int64_t>()};
-    }
-  } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat("reading pg_stat_statements: ", e.what()));
-  }
+  absl::StatusOr<std::map<Key, Counters>> counters = ReadCounterRows(conn);
+  if (!counters.ok()) return counters.status();
+  snap.counters = *std::move(counters);
   return snap;
 }
 
-absl::Status Attributor::Observe(pqxx::connection& conn) {
+absl::Status Attributor::Observe(pg::Session& conn) {
   const absl::Time now = clock_->Now();
   if (!snapshots_.empty() && now - snapshots_.back().time < options_.snapshot_spacing) {
     return absl::OkStatus();
@@ -157,120 +164,131 @@ absl::Status Attributor::Observe(pqxx::connection& conn) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<Attribution> Attributor::Attribute(pqxx::connection& conn,
+absl::StatusOr<std::map<std::string, Attributor::RoleStats>> Attributor::ReadRoleStats(
+    pg::Session& conn, const AttributionRequest& request, double* window_seconds) {
+  std::map<std::string, RoleStats> by_role;
+  // Baseline: newest snapshot at or before `since`, else the oldest.
+  const Snapshot* base = nullptr;
+  for (const Snapshot& s : snapshots_) {
+    if (s.time <= request.since) base = &s;
+  }
+  if (base == nullptr && !snapshots_.empty()) base = &snapshots_.front();
+  absl::StatusOr<std::map<Key, Counters>> current = ReadCounterRows(conn);
+  if (!current.ok()) return current.status();
+  std::map<Key, Counters> delta;
+  for (const auto& [key, now_counters] : *current) {
+    Counters d = now_counters;
+    if (base != nullptr) {
+      auto it = base->counters.find(key);
+      // A counter that went down was reset or evicted: count it anew.
+      if (it != base->counters.end() && it->second.calls <= now_counters.calls) {
+        d.calls -= it->second.calls;
+        d.rows -= it->second.rows;
+      }
+    }
+    if (d.calls > 0) delta[key] = d;
+  }
+  *window_seconds = base != nullptr ? absl::ToDoubleSeconds(clock_->Now() - base->time) : 0;
+  std::set<int64_t> ids;
+  for (const auto& entry : delta) ids.insert(std::get<1>(entry.first));
+  if (ids.empty()) return by_role;
+  absl::StatusOr<pg::Result> texts =
+      conn.Query(kTextsSql, {absl::StrCat("{", absl::StrJoin(ids, ","), "}")});
+  if (!texts.ok()) return texts.status();
+  for (const pg::Row& row : *texts) {
+    auto it = delta.find(Key{row.Int(0), row.Int(1), row.Bool(2)});
+    if (it == delta.end()) continue;
+    const std::string role = row.Text(3);
+    for (const TableWrite& w : FindTableWrites(row.Text(4))) {
+      if (!RefersTo(w.table, request.schema, request.table)) continue;
+      RoleStats& stats = by_role[role];
+      switch (w.verb) {
+        case WriteVerb::kDelete:
+          stats.deleted += it->second.rows;
+          break;
+        case WriteVerb::kUpdate:
+          stats.updated += it->second.rows;
+          break;
+        case WriteVerb::kTruncate:
+        case WriteVerb::kDrop:
+          stats.truncates += it->second.calls;
+          break;
+      }
+      break;  // count one statement once
+    }
+  }
+  return by_role;
+}
+
+absl::StatusOr<std::vector<SessionInfo>> Attributor::ReadSessions(pg::Session& conn,
+                                                                  const AttributionRequest& request,
+                                                                  int64_t oid) {
+  absl::StatusOr<pg::Result> r =
+      conn.Query(kActivitySql, {absl::StrCat(oid), absl::StrCat(options_.max_query_chars)});
+  if (!r.ok()) return r.status();
+  std::vector<SessionInfo> sessions;
+  for (const pg::Row& row : *r) {
+    SessionInfo s;
+    s.pid = static_cast<int>(row.Int(0));
+    s.role = row.Text(1);
+    s.application = row.Text(2);
+    s.client = row.Text(3);
+    s.state = row.Text(4);
+    s.query = row.Text(5);
+    s.xact_start = row.Text(6);
+    s.xact_age_seconds = row.Double(7);
+    s.query_age_seconds = row.Double(8);
+    s.lock_modes = row.Text(9);
+    for (const TableWrite& w : FindTableWrites(s.query)) {
+      if (!RefersTo(w.table, request.schema, request.table)) continue;
+      std::string what = WriteVerbName(w.verb);
+      if ((w.verb == WriteVerb::kDelete || w.verb == WriteVerb::kUpdate) && !w.has_where) {
+        absl::StrAppend(&what, " without WHERE");
+      }
+      s.writes.push_back(what);
+    }
+    sessions.push_back(std::move(s));
+  }
+  return sessions;
+}
+
+absl::StatusOr<Attribution> Attributor::Attribute(pg::Session& conn,
                                                   const AttributionRequest& request) {
   Attribution out;
   out.schema = request.schema;
   out.table = request.table;
   out.oid = request.oid;
   out.rows_dropped = request.rows_dropped;
-  const absl::Time now = clock_->Now();
-
-  struct RoleStats {
-    int64_t deleted = 0;
-    int64_t updated = 0;
-    int64_t truncates = 0;
-  };
-  std::map<std::string, RoleStats> by_role;
-  std::vector<SessionInfo> sessions;
 
   absl::StatusOr<bool> available = StatementsAvailable(conn);
   if (!available.ok()) return available.status();
   out.statements_available = *available;
 
-  try {
-    pqxx::nontransaction tx(conn);
-    if (out.oid == 0) {
-      pqxx::result r = tx.exec_params(kOidSql, request.schema, request.table);
-      if (r.empty()) {
-        return absl::NotFoundError(
-            absl::StrCat("table ", request.schema, ".", request.table, " not found"));
-      }
-      out.oid = r[0][0].as<int64_t>();
-    }
-
-    if (out.statements_available) {
-      // Baseline: newest snapshot at or before `since`, else the oldest.
-      const Snapshot* base = nullptr;
-      for (const Snapshot& s : snapshots_) {
-        if (s.time <= request.since) base = &s;
-      }
-      if (base == nullptr && !snapshots_.empty()) base = &snapshots_.front();
-      std::map<Key, Counters> current;
-      for (const auto& row : tx.exec(kCountersSql)) {
-        current[Key{row[0].as<int64_t>(), row[1].as<int64_t>(), row[2].as<bool>()}] =
-            Counters{row[3].as<int64_t>(), row[4].as<int64_t>()};
-      }
-      std::map<Key, Counters> delta;
-      for (const auto& [key, now_counters] : current) {
-        Counters d = now_counters;
-        if (base != nullptr) {
-          auto it = base->counters.find(key);
-          // A counter that went down was reset or evicted: count it anew.
-          if (it != base->counters.end() && it->second.calls <= now_counters.calls) {
-            d.calls -= it->second.calls;
-            d.rows -= it->second.rows;
-          }
-        }
-        if (d.calls > 0) delta[key] = d;
-      }
-      out.window_seconds = base != nullptr ? absl::ToDoubleSeconds(now - base->time) : 0;
-      std::set<int64_t> ids;
-      for (const auto& entry : delta) ids.insert(std::get<1>(entry.first));
-      if (!ids.empty()) {
-        const std::string array = absl::StrCat("{", absl::StrJoin(ids, ","), "}");
-        for (const auto& row : tx.exec_params(kTextsSql, array)) {
-          Key key{row[0].as<int64_t>(), row[1].as<int64_t>(), row[2].as<bool>()};
-          auto it = delta.find(key);
-          if (it == delta.end()) continue;
-          const std::string role = row[3].as<std::string>();
-          for (const TableWrite& w : FindTableWrites(row[4].as<std::string>(""))) {
-            if (!RefersTo(w.table, request.schema, request.table)) continue;
-            RoleStats& stats = by_role[role];
-            switch (w.verb) {
-              case WriteVerb::kDelete:
-                stats.deleted += it->second.rows;
-                break;
-              case WriteVerb::kUpdate:
-                stats.updated += it->second.rows;
-                break;
-              case WriteVerb::kTruncate:
-              case WriteVerb::kDrop:
-                stats.truncates += it->second.calls;
-                break;
-            }
-            break;  // count one statement once
-          }
-        }
-      }
-    }
-
-    for (const auto& row : tx.exec_params(kActivitySql, out.oid, options_.max_query_chars)) {
-      SessionInfo s;
-      s.pid = row[0].as<int>();
-      s.role = row[1].as<std::string>();
-      s.application = row[2].as<std::string>();
-      s.client = row[3].as<std::string>();
-      s.state = row[4].as<std::string>();
-      s.query = row[5].as<std::string>();
-      s.xact_start = row[6].as<std::string>();
-      s.xact_age_seconds = row[7].as<double>();
-      s.query_age_seconds = row[8].as<double>();
-      s.lock_modes = row[9].as<std::string>();
-      for (const TableWrite& w : FindTableWrites(s.query)) {
-        if (!RefersTo(w.table, request.schema, request.table)) continue;
-        std::string what = WriteVerbName(w.verb);
-        if ((w.verb == WriteVerb::kDelete || w.verb == WriteVerb::kUpdate) && !w.has_where) {
-          absl::StrAppend(&what, " without WHERE");
-        }
-        s.writes.push_back(what);
-      }
-      if (!s.lock_modes.empty()) out.lock_holders.push_back(s);
-      sessions.push_back(std::move(s));
-    }
-  } catch (const std::exception& e) {
+  auto failed = [&](const absl::Status& s) {
     return absl::UnavailableError(
-        absl::StrCat("attributing ", request.schema, ".", request.table, ": ", e.what()));
+        absl::StrCat("attributing ", request.schema, ".", request.table, ": ", s.message()));
+  };
+  if (out.oid == 0) {
+    absl::StatusOr<pg::Result> r = conn.Query(kOidSql, {request.schema, request.table});
+    if (!r.ok()) return failed(r.status());
+    if (r->empty()) {
+      return absl::NotFoundError(
+          absl::StrCat("table ", request.schema, ".", request.table, " not found"));
+    }
+    out.oid = (*r)[0].Int(0);
+  }
+  std::map<std::string, RoleStats> by_role;
+  if (out.statements_available) {
+    absl::StatusOr<std::map<std::string, RoleStats>> stats =
+        ReadRoleStats(conn, request, &out.window_seconds);
+    if (!stats.ok()) return failed(stats.status());
+    by_role = *std::move(stats);
+  }
+  absl::StatusOr<std::vector<SessionInfo>> read = ReadSessions(conn, request, out.oid);
+  if (!read.ok()) return failed(read.status());
+  std::vector<SessionInfo> sessions = *std::move(read);
+  for (const SessionInfo& s : sessions) {
+    if (!s.lock_modes.empty()) out.lock_holders.push_back(s);
   }
 
   // Roles under suspicion: statement evidence, or a session whose current or

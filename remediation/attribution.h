@@ -4,7 +4,6 @@
 #include <cstdint>
 #include <deque>
 #include <map>
-#include <pqxx/connection>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -14,6 +13,7 @@
 #include "absl/time/time.h"
 #include "core/clock.h"
 #include "nlohmann/json.hpp"
+#include "pg/session.h"
 #include "remediation/sql_text.h"
 
 namespace pgwarden {
@@ -124,11 +124,11 @@ class Attributor {
   // Observe is called once per tick; at most once per snapshot_spacing it
   // reads the pg_stat_statements counters of the current database (without
   // query text) as a baseline. OK (and a no-op) when the extension is absent.
-  absl::Status Observe(pqxx::connection& conn);
+  absl::Status Observe(pg::Session& conn);
 
   // Attribute reads pg_stat_statements deltas since the baseline, plus
   // pg_stat_activity and pg_locks on the relation, and names the culprits.
-  absl::StatusOr<Attribution> Attribute(pqxx::connection& conn, const AttributionRequest& request);
+  absl::StatusOr<Attribution> Attribute(pg::Session& conn, const AttributionRequest& request);
 
   // snapshots returns how many baselines are held (for tests and status).
   size_t snapshots() const { return snapshots_.size(); }
@@ -144,8 +144,24 @@ class Attributor {
     absl::Time time;
     std::map<Key, Counters> counters;
   };
-  absl::StatusOr<bool> StatementsAvailable(pqxx::connection& conn);
-  absl::StatusOr<Snapshot> ReadCounters(pqxx::connection& conn);
+  struct RoleStats {
+    int64_t deleted = 0;
+    int64_t updated = 0;
+    int64_t truncates = 0;
+  };
+  absl::StatusOr<bool> StatementsAvailable(pg::Session& conn);
+  absl::StatusOr<std::map<Key, Counters>> ReadCounterRows(pg::Session& conn);
+  absl::StatusOr<Snapshot> ReadCounters(pg::Session& conn);
+  // ReadRoleStats sums, per role, the pg_stat_statements deltas of writes
+  // to the request's table since its baseline.
+  absl::StatusOr<std::map<std::string, RoleStats>> ReadRoleStats(pg::Session& conn,
+                                                                 const AttributionRequest& request,
+                                                                 double* window_seconds);
+  // ReadSessions lists client backends with their locks on `oid` and what
+  // their statements write to the request's table.
+  absl::StatusOr<std::vector<SessionInfo>> ReadSessions(pg::Session& conn,
+                                                        const AttributionRequest& request,
+                                                        int64_t oid);
 
   const Clock* clock_;
   AttributorOptions options_;

@@ -13,6 +13,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "core/durable_file.h"
 
 namespace pgwarden {
 namespace {
@@ -22,8 +23,26 @@ std::string AuditTime(absl::Time t) {
 }
 
 bool CountsForRateLimit(const AuditRecord& r) {
-  return (r.result == "done" || r.result == "dry_run") && r.action != "undo" && !r.role.empty();
+  return (r.result == ActionResult::kDone || r.result == ActionResult::kDryRun) &&
+         r.action != ActionKind::kUndo && !r.role.empty();
 }
+
+// Parse finds the enum value whose name is `text` among `values`.
+template <typename E, size_t N>
+absl::StatusOr<E> Parse(const char* field, const std::string& text, const E (&values)[N],
+                        const char* (*name)(E)) {
+  for (E v : values) {
+    if (text == name(v)) return v;
+  }
+  return absl::InvalidArgumentError(absl::StrCat("unknown ", field, " \"", text, "\""));
+}
+
+constexpr RemediationMode kModes[] = {RemediationMode::kOff, RemediationMode::kDryRun,
+                                      RemediationMode::kEnforce};
+constexpr ActionKind kActions[] = {ActionKind::kNologin, ActionKind::kRevokeWrites,
+                                   ActionKind::kTerminate, ActionKind::kCancel, ActionKind::kUndo};
+constexpr ActionResult kResults[] = {ActionResult::kDone, ActionResult::kDryRun,
+                                     ActionResult::kRefused, ActionResult::kFailed};
 
 // Fd closes a file descriptor when it goes out of scope.
 struct Fd {
@@ -43,17 +62,31 @@ absl::StatusOr<int64_t> MaxIdIn(const std::string& path) {
 
 }  // namespace
 
+const char* ActionResultName(ActionResult result) {
+  switch (result) {
+    case ActionResult::kDone:
+      return "done";
+    case ActionResult::kDryRun:
+      return "dry_run";
+    case ActionResult::kRefused:
+      return "refused";
+    case ActionResult::kFailed:
+      return "failed";
+  }
+  return "?";
+}
+
 nlohmann::json AuditRecord::ToJson() const {
   nlohmann::json j = {{"id", id},
                       {"time", AuditTime(time)},
                       {"incident", incident},
                       {"target", target},
-                      {"mode", mode},
-                      {"action", action},
+                      {"mode", RemediationModeName(mode)},
+                      {"action", ActionKindName(action)},
                       {"role", role},
                       {"schema", schema},
                       {"table", table},
-                      {"result", result},
+                      {"result", ActionResultName(result)},
                       {"reason", reason},
                       {"sql", sql},
                       {"undo_sql", undo_sql}};
@@ -72,12 +105,21 @@ absl::StatusOr<AuditRecord> AuditRecord::FromJson(const nlohmann::json& j) {
     }
     r.incident = j.value("incident", "");
     r.target = j.value("target", "");
-    r.mode = j.value("mode", "");
-    r.action = j.value("action", "");
+    absl::StatusOr<RemediationMode> mode =
+        Parse("mode", j.value("mode", ""), kModes, RemediationModeName);
+    if (!mode.ok()) return mode.status();
+    r.mode = *mode;
+    absl::StatusOr<ActionKind> action =
+        Parse("action", j.value("action", ""), kActions, ActionKindName);
+    if (!action.ok()) return action.status();
+    r.action = *action;
     r.role = j.value("role", "");
     r.schema = j.value("schema", "");
     r.table = j.value("table", "");
-    r.result = j.value("result", "");
+    absl::StatusOr<ActionResult> result =
+        Parse("result", j.value("result", ""), kResults, ActionResultName);
+    if (!result.ok()) return result.status();
+    r.result = *result;
     r.reason = j.value("reason", "");
     r.sql = j.value("sql", "");
     r.undo_sql = j.value("undo_sql", "");
@@ -90,13 +132,13 @@ absl::StatusOr<AuditRecord> AuditRecord::FromJson(const nlohmann::json& j) {
 }
 
 absl::StatusOr<std::shared_ptr<AuditLog>> AuditLog::Open(const std::string& path) {
-  static std::mutex registry_mu;
+  static absl::Mutex registry_mu(absl::kConstInit);
   static std::map<std::string, std::weak_ptr<AuditLog>>* registry =
       new std::map<std::string, std::weak_ptr<AuditLog>>();
   std::error_code ec;
   std::string key = std::filesystem::weakly_canonical(path, ec).string();
   if (ec || key.empty()) key = path;
-  std::lock_guard<std::mutex> lock(registry_mu);
+  absl::MutexLock lock(&registry_mu);
   if (auto existing = (*registry)[key].lock()) return existing;
   auto log = std::make_shared<AuditLog>(path);
   if (absl::Status s = log->Load(); !s.ok()) return s;
@@ -125,6 +167,15 @@ absl::StatusOr<std::vector<AuditRecord>> AuditLog::ReadAll(const std::string& pa
   return out;
 }
 
+absl::StatusOr<AuditRecord> AuditLog::Find(const std::string& path, int64_t id) {
+  absl::StatusOr<std::vector<AuditRecord>> all = ReadAll(path);
+  if (!all.ok()) return all.status();
+  for (AuditRecord& r : *all) {
+    if (r.id == id) return std::move(r);
+  }
+  return absl::NotFoundError(absl::StrCat("no action with id ", id, " in ", path));
+}
+
 absl::Status AuditLog::Load() {
   std::error_code ec;
   const std::filesystem::path p(path_);
@@ -137,7 +188,7 @@ absl::Status AuditLog::Load() {
   }
   absl::StatusOr<std::vector<AuditRecord>> all = ReadAll(path_);
   if (!all.ok()) return all.status();
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   for (const AuditRecord& r : *all) {
     last_id_ = std::max(last_id_, r.id);
     Remember(r);
@@ -160,7 +211,7 @@ void AuditLog::Remember(const AuditRecord& record) {
 }
 
 absl::Status AuditLog::Append(AuditRecord* record) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   Fd f;
   f.fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
   if (f.fd < 0) {
@@ -178,12 +229,7 @@ absl::Status AuditLog::Append(AuditRecord* record) {
   }
   record->id = last_id_ + 1;
   const std::string line = record->ToJson().dump() + "\n";
-  const ssize_t n = ::write(f.fd, line.data(), line.size());
-  if (n != static_cast<ssize_t>(line.size())) {
-    return absl::InternalError(
-        absl::StrCat("cannot write audit file ", path_, ": ", std::strerror(errno)));
-  }
-  ::fsync(f.fd);
+  if (absl::Status s = AppendDurably(f.fd, line, path_); !s.ok()) return s;
   last_id_ = record->id;
   if (::fstat(f.fd, &st) == 0) known_size_ = st.st_size;
   Remember(*record);
@@ -191,7 +237,7 @@ absl::Status AuditLog::Append(AuditRecord* record) {
 }
 
 std::set<std::string> AuditLog::RolesActedOnSince(absl::Time since) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   std::set<std::string> out;
   for (const Acted& a : acted_) {
     if (a.time >= since) out.insert(a.role);

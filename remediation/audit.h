@@ -3,17 +3,26 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
+#include "remediation/config.h"
 
 namespace pgwarden {
+
+// ActionResult is the outcome of one action: done, dry_run (would have run),
+// refused by a guard, or failed.
+enum class ActionResult { kDone, kDryRun, kRefused, kFailed };
+
+// ActionResultName returns "done", "dry_run", "refused" or "failed".
+const char* ActionResultName(ActionResult result);
 
 // AuditRecord is one line of the audit file: an action taken, simulated
 // (dry_run), refused (with its reason), failed, or an undo.
@@ -22,12 +31,12 @@ struct AuditRecord {
   absl::Time time;
   std::string incident;
   std::string target;
-  std::string mode;    // off | dry-run | enforce
-  std::string action;  // nologin | revoke_writes | terminate | cancel | undo
+  RemediationMode mode = RemediationMode::kDryRun;
+  ActionKind action = ActionKind::kNologin;
   std::string role;
   std::string schema;
   std::string table;
-  std::string result;  // done | dry_run | refused | failed
+  ActionResult result = ActionResult::kRefused;
   std::string reason;
   std::string sql;       // exact SQL run (or that would have run)
   std::string undo_sql;  // exact SQL that undoes it ("" if it cannot be undone)
@@ -36,7 +45,8 @@ struct AuditRecord {
 
   // ToJson is the audit line (without the newline).
   nlohmann::json ToJson() const;
-  // FromJson parses one audit line.
+  // FromJson parses one audit line; an unknown mode, action or result is an
+  // error naming the field.
   static absl::StatusOr<AuditRecord> FromJson(const nlohmann::json& j);
 };
 
@@ -49,8 +59,12 @@ class AuditLog {
   // existing records to continue the id sequence and the rate-limit memory.
   static absl::StatusOr<std::shared_ptr<AuditLog>> Open(const std::string& path);
 
-  // ReadAll parses every record of an audit file.
+  // ReadAll parses every record of an audit file; a bad line is a DataLoss
+  // error naming the file and line.
   static absl::StatusOr<std::vector<AuditRecord>> ReadAll(const std::string& path);
+
+  // Find returns the record `id` of an audit file (NotFound if absent).
+  static absl::StatusOr<AuditRecord> Find(const std::string& path, int64_t id);
 
   // Append assigns record->id, writes the line and fsyncs it.
   absl::Status Append(AuditRecord* record);
@@ -69,13 +83,13 @@ class AuditLog {
     std::string role;
   };
   absl::Status Load();
-  void Remember(const AuditRecord& record);
+  void Remember(const AuditRecord& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string path_;
-  mutable std::mutex mu_;
-  int64_t last_id_ = 0;
-  int64_t known_size_ = 0;
-  std::vector<Acted> acted_;
+  mutable absl::Mutex mu_;
+  int64_t last_id_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t known_size_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<Acted> acted_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace pgwarden

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <pqxx/pqxx>
 #include <set>
 
 #include "absl/strings/match.h"
@@ -12,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/types/optional.h"
 
 namespace pgwarden {
 namespace {
@@ -63,6 +63,134 @@ std::vector<int> ParseIntArray(const std::string& text) {
 
 bool Contains(const std::vector<std::string>& list, const std::string& v) {
   return std::find(list.begin(), list.end(), v) != list.end();
+}
+
+Row ParseRow(const pg::Row& r) {
+  Row row;
+  row.info.pid = static_cast<int>(r.Int(0));
+  row.info.role = r.Text(1);
+  row.info.application = r.Text(2);
+  row.info.client = r.Text(3);
+  row.info.state = r.Text(4);
+  row.info.query = r.Text(5);
+  row.backend_start = r.Text(6);
+  row.xact_raw = r.Text(7);
+  row.info.xact_start = r.Text(8);
+  row.info.xact_age_seconds = r.Double(9);
+  row.info.query_age_seconds = r.Double(10);
+  row.state_age = r.Double(11);
+  row.blockers = ParseIntArray(r.Text(12));
+  row.backend_xid = r.Text(14);
+  for (absl::string_view item : absl::StrSplit(r.Text(13), ',', absl::SkipEmpty())) {
+    const size_t eq = item.rfind('=');
+    if (eq == absl::string_view::npos) continue;
+    row.locks.emplace_back(std::string(item.substr(0, eq)), std::string(item.substr(eq + 1)));
+  }
+  for (const auto& [rel, mode] : row.locks) {
+    if (!row.info.lock_modes.empty()) row.info.lock_modes += ",";
+    absl::StrAppend(&row.info.lock_modes, rel, "=", mode);
+  }
+  return row;
+}
+
+// ReadSessions reads every client backend of the database (one query), with
+// its granted locks on the watched tables.
+absl::StatusOr<std::vector<Row>> ReadSessions(pg::Session& conn,
+                                              const std::vector<TableRef>& watched) {
+  // Watched tables that exist, as a regclass array built from quoted names.
+  std::vector<std::string> regs;
+  for (const TableRef& t : watched) {
+    regs.push_back(
+        absl::StrCat("to_regclass(", conn.Quote(conn.QualifiedName(t.schema, t.table)), ")"));
+  }
+  const std::string sql = absl::StrCat(kSessionsSqlHead, "ARRAY[", absl::StrJoin(regs, ", "),
+                                       "]::oid[]", kSessionsSqlTail);
+  absl::StatusOr<pg::Result> r = conn.Query(sql);
+  if (!r.ok()) {
+    return absl::UnavailableError(absl::StrCat("reading pg_stat_activity: ", r.status().message()));
+  }
+  std::vector<Row> rows;
+  rows.reserve(r->size());
+  for (const pg::Row& row : *r) rows.push_back(ParseRow(row));
+  return rows;
+}
+
+constexpr char kRowExclusiveHeld[] = "uncommitted writes (RowExclusiveLock held)";
+
+// FindDestructive: the session's visible statement is a DELETE or UPDATE
+// without WHERE, a TRUNCATE or a DROP of a watched table.
+absl::optional<SessionFinding> FindDestructive(const Row& r, const std::vector<TableRef>& watched,
+                                               const RemediationConfig& config) {
+  for (const TableWrite& w : FindTableWrites(r.info.query)) {
+    const bool destructive =
+        w.verb == WriteVerb::kTruncate || w.verb == WriteVerb::kDrop || !w.has_where;
+    if (!destructive) continue;
+    const TableRef* hit = nullptr;
+    for (const TableRef& t : watched) {
+      if (RefersTo(w.table, t.schema, t.table)) hit = &t;
+    }
+    if (hit == nullptr) continue;
+    SessionFinding f;
+    f.kind = FindingKind::kDestructiveInFlight;
+    f.table = *hit;
+    f.statement = WriteVerbName(w.verb);
+    if (w.verb == WriteVerb::kDelete || w.verb == WriteVerb::kUpdate) {
+      absl::StrAppend(&f.statement, " without WHERE");
+    }
+    f.seconds = r.info.xact_age_seconds;
+    f.allowed = Contains(config.inflight.allowed_roles, r.info.role);
+    f.session = r.info;
+    f.session.writes.push_back(f.statement);
+    return f;
+  }
+  return absl::nullopt;
+}
+
+// FindLockOnly: locks alone: writes (or TRUNCATE / DROP / ALTER) earlier in
+// a transaction that is still open, the statement no longer visible.
+absl::optional<SessionFinding> FindLockOnly(const Row& r, const RemediationConfig& config) {
+  for (const auto& [rel, mode] : r.locks) {
+    if (mode != "RowExclusiveLock" && mode != "AccessExclusiveLock") continue;
+    const size_t dot = rel.find('.');
+    SessionFinding f;
+    f.kind = FindingKind::kDestructiveInFlight;
+    f.table = TableRef{rel.substr(0, dot), rel.substr(dot + 1)};
+    f.statement = mode == "AccessExclusiveLock"
+                      ? "uncommitted TRUNCATE, DROP or ALTER (AccessExclusiveLock held)"
+                      : kRowExclusiveHeld;
+    f.certain = false;
+    f.seconds = r.info.xact_age_seconds;
+    f.allowed = Contains(config.inflight.allowed_roles, r.info.role);
+    f.session = r.info;
+    return f;
+  }
+  return absl::nullopt;
+}
+
+// FindRunaway appends the runaway findings of one session.
+void FindRunaway(const Row& r, const std::map<int, std::pair<std::vector<int>, double>>& blocking,
+                 const RunawayConfig& config, std::vector<SessionFinding>* out) {
+  const double idle_limit = absl::ToDoubleSeconds(config.idle_in_transaction);
+  const double stmt_limit = absl::ToDoubleSeconds(config.statement);
+  const double block_limit = absl::ToDoubleSeconds(config.blocking);
+  auto add = [&](FindingKind kind, double seconds) -> SessionFinding& {
+    SessionFinding f;
+    f.kind = kind;
+    f.seconds = seconds;
+    f.session = r.info;
+    out->push_back(std::move(f));
+    return out->back();
+  };
+  if (absl::StartsWith(r.info.state, "idle in transaction") && r.state_age > idle_limit) {
+    add(FindingKind::kIdleInTransaction, r.state_age);
+  }
+  if (r.info.state == "active" && r.info.query_age_seconds > stmt_limit) {
+    add(FindingKind::kLongStatement, r.info.query_age_seconds);
+  }
+  auto it = blocking.find(r.info.pid);
+  if (it != blocking.end() && it->second.second > block_limit) {
+    add(FindingKind::kBlocking, it->second.second).blocked_pids = it->second.first;
+  }
 }
 
 }  // namespace
@@ -131,52 +259,12 @@ SessionGuard::SessionGuard(const RemediationConfig& config, Remediator* remediat
     : config_(config), remediator_(remediator), clock_(clock) {}
 
 absl::StatusOr<std::vector<SessionFinding>> SessionGuard::Check(
-    pqxx::connection& conn, const std::string& target, const std::vector<TableRef>& watched) {
+    pg::Session& conn, const std::string& target, const std::vector<TableRef>& watched) {
   std::vector<SessionFinding> findings;
   if (!config_.inflight.enabled && !config_.runaway.enabled) return findings;
-  std::vector<Row> rows;
-  try {
-    pqxx::nontransaction tx(conn);
-    // Watched tables that exist, as a regclass array built from quoted names.
-    std::vector<std::string> regs;
-    for (const TableRef& t : watched) {
-      regs.push_back(absl::StrCat(
-          "to_regclass(",
-          tx.quote(absl::StrCat(conn.quote_name(t.schema), ".", conn.quote_name(t.table))), ")"));
-    }
-    const std::string sql = absl::StrCat(kSessionsSqlHead, "ARRAY[", absl::StrJoin(regs, ", "),
-                                         "]::oid[]", kSessionsSqlTail);
-    for (const auto& r : tx.exec(sql)) {
-      Row row;
-      row.info.pid = r[0].as<int>();
-      row.info.role = r[1].as<std::string>();
-      row.info.application = r[2].as<std::string>();
-      row.info.client = r[3].as<std::string>();
-      row.info.state = r[4].as<std::string>();
-      row.info.query = r[5].as<std::string>();
-      row.backend_start = r[6].as<std::string>();
-      row.xact_raw = r[7].as<std::string>();
-      row.info.xact_start = r[8].as<std::string>();
-      row.info.xact_age_seconds = r[9].as<double>();
-      row.info.query_age_seconds = r[10].as<double>();
-      row.state_age = r[11].as<double>();
-      row.blockers = ParseIntArray(r[12].as<std::string>());
-      row.backend_xid = r[14].as<std::string>();
-      for (absl::string_view item :
-           absl::StrSplit(r[13].as<std::string>(), ',', absl::SkipEmpty())) {
-        const size_t eq = item.rfind('=');
-        if (eq == absl::string_view::npos) continue;
-        row.locks.emplace_back(std::string(item.substr(0, eq)), std::string(item.substr(eq + 1)));
-      }
-      for (const auto& [rel, mode] : row.locks) {
-        if (!row.info.lock_modes.empty()) row.info.lock_modes += ",";
-        absl::StrAppend(&row.info.lock_modes, rel, "=", mode);
-      }
-      rows.push_back(std::move(row));
-    }
-  } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat("reading pg_stat_activity: ", e.what()));
-  }
+  absl::StatusOr<std::vector<Row>> read = ReadSessions(conn, watched);
+  if (!read.ok()) return read.status();
+  const std::vector<Row>& rows = *read;
 
   // Who blocks whom, and for how long the longest waiter has waited.
   std::map<int, std::pair<std::vector<int>, double>> blocking;
@@ -194,94 +282,21 @@ absl::StatusOr<std::vector<SessionFinding>> SessionGuard::Check(
     const bool aborted = r.info.state == "idle in transaction (aborted)";
     std::vector<SessionFinding> mine;
     if (config_.inflight.enabled && in_xact && !aborted) {
-      for (const TableWrite& w : FindTableWrites(r.info.query)) {
-        const bool destructive =
-            w.verb == WriteVerb::kTruncate || w.verb == WriteVerb::kDrop || !w.has_where;
-        if (!destructive) continue;
-        const TableRef* hit = nullptr;
-        for (const TableRef& t : watched) {
-          if (RefersTo(w.table, t.schema, t.table)) hit = &t;
-        }
-        if (hit == nullptr) continue;
-        SessionFinding f;
-        f.kind = FindingKind::kDestructiveInFlight;
-        f.table = *hit;
-        f.statement = WriteVerbName(w.verb);
-        if (w.verb == WriteVerb::kDelete || w.verb == WriteVerb::kUpdate) {
-          absl::StrAppend(&f.statement, " without WHERE");
-        }
-        f.seconds = r.info.xact_age_seconds;
-        f.allowed = Contains(config_.inflight.allowed_roles, r.info.role);
-        f.session = r.info;
-        f.session.writes.push_back(f.statement);
-        mine.push_back(std::move(f));
-        break;
-      }
-    }
-    if (config_.inflight.enabled && in_xact && !aborted && mine.empty() &&
-        r.info.xact_age_seconds >= kUncertainMinAgeSeconds) {
-      // Locks alone: writes (or TRUNCATE / DROP / ALTER) earlier in a
-      // transaction that is still open, the statement no longer visible.
-      for (const auto& [rel, mode] : r.locks) {
-        if (mode != "RowExclusiveLock" && mode != "AccessExclusiveLock") continue;
-        const size_t dot = rel.find('.');
-        SessionFinding f;
-        f.kind = FindingKind::kDestructiveInFlight;
-        f.table = TableRef{rel.substr(0, dot), rel.substr(dot + 1)};
-        f.statement = mode == "AccessExclusiveLock"
-                          ? "uncommitted TRUNCATE, DROP or ALTER (AccessExclusiveLock held)"
-                          : "uncommitted writes (RowExclusiveLock held)";
-        f.certain = false;
-        f.seconds = r.info.xact_age_seconds;
-        f.allowed = Contains(config_.inflight.allowed_roles, r.info.role);
-        f.session = r.info;
-        if (mode == "RowExclusiveLock" && !r.backend_xid.empty()) {
+      absl::optional<SessionFinding> f = FindDestructive(r, watched, config_);
+      if (!f && r.info.xact_age_seconds >= kUncertainMinAgeSeconds) {
+        f = FindLockOnly(r, config_);
+        if (f && f->statement == kRowExclusiveHeld && !r.backend_xid.empty()) {
           // Measure what the open transaction has removed or rewritten: a
           // mass write not yet committed is as destructive as a DELETE
           // without WHERE, and is acted on like one.
-          const UncommittedWrites& u = MeasureUncommitted(
-              conn, Key{r.info.pid, r.backend_start, r.xact_raw}, f.table, r.backend_xid);
-          if (u.ok && u.rows > 0) {
-            f.uncommitted_rows = u.rows;
-            f.table_rows = u.table_rows;
-            f.statement =
-                absl::StrFormat("uncommitted DELETE or UPDATE of %s%d of %s%d rows",
-                                u.sampled ? "~" : "", u.rows, u.sampled ? "~" : "", u.table_rows);
-            f.certain = u.certain_once;  // a mass write (decided where it was measured)
-          }
+          ApplyMeasurement(MeasureUncommitted(conn, Key{r.info.pid, r.backend_start, r.xact_raw},
+                                              f->table, r.backend_xid),
+                           &*f);
         }
-        mine.push_back(std::move(f));
-        break;
       }
+      if (f) mine.push_back(*std::move(f));
     }
-    if (config_.runaway.enabled) {
-      const double idle_limit = absl::ToDoubleSeconds(config_.runaway.idle_in_transaction);
-      const double stmt_limit = absl::ToDoubleSeconds(config_.runaway.statement);
-      const double block_limit = absl::ToDoubleSeconds(config_.runaway.blocking);
-      if (absl::StartsWith(r.info.state, "idle in transaction") && r.state_age > idle_limit) {
-        SessionFinding f;
-        f.kind = FindingKind::kIdleInTransaction;
-        f.seconds = r.state_age;
-        f.session = r.info;
-        mine.push_back(std::move(f));
-      }
-      if (r.info.state == "active" && r.info.query_age_seconds > stmt_limit) {
-        SessionFinding f;
-        f.kind = FindingKind::kLongStatement;
-        f.seconds = r.info.query_age_seconds;
-        f.session = r.info;
-        mine.push_back(std::move(f));
-      }
-      auto it = blocking.find(r.info.pid);
-      if (it != blocking.end() && it->second.second > block_limit) {
-        SessionFinding f;
-        f.kind = FindingKind::kBlocking;
-        f.seconds = it->second.second;
-        f.blocked_pids = it->second.first;
-        f.session = r.info;
-        mine.push_back(std::move(f));
-      }
-    }
+    if (config_.runaway.enabled) FindRunaway(r, blocking, config_.runaway, &mine);
     if (mine.empty()) continue;
     for (SessionFinding& f : mine) f.backend_start = r.backend_start;
     seen.insert(Key{r.info.pid, r.backend_start, r.xact_raw});
@@ -305,7 +320,7 @@ absl::StatusOr<std::vector<SessionFinding>> SessionGuard::Check(
   return findings;
 }
 
-const SessionGuard::UncommittedWrites& SessionGuard::MeasureUncommitted(pqxx::connection& conn,
+const SessionGuard::UncommittedWrites& SessionGuard::MeasureUncommitted(pg::Session& conn,
                                                                         const Key& key,
                                                                         const TableRef& table,
                                                                         const std::string& xid) {
@@ -315,48 +330,51 @@ const SessionGuard::UncommittedWrites& SessionGuard::MeasureUncommitted(pqxx::co
   // mass write, once seen, stays seen.
   if (u.certain_once || now - u.at < kRemeasureEvery) return u;
   u.at = now;
-  try {
-    pqxx::work tx(conn);
-    tx.exec("SET LOCAL statement_timeout = 2000");
-    const std::string rel =
-        absl::StrCat(conn.quote_name(table.schema), ".", conn.quote_name(table.table));
-    // A big table is sampled (TABLESAMPLE SYSTEM, about kExactCountRows rows)
-    // and the share scaled to its planner estimate: a bounded read each time.
-    const int64_t estimate =
-        tx.exec_params1(
-              "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = $1::regclass",
-              rel)[0]
-            .as<int64_t>();
-    std::string from = absl::StrCat("ONLY ", rel);
-    const bool sampled = estimate > kExactCountRows;
-    if (sampled) {
-      const double percent = std::max(0.01, 100.0 * kExactCountRows / estimate);
-      absl::StrAppend(&from, absl::StrFormat(" TABLESAMPLE SYSTEM (%.4f)", percent));
-    }
-    // Row versions the transaction deleted or replaced are still visible to
-    // other snapshots, with xmax = its xid.
-    const pqxx::row r = tx.exec_params1(
-        absl::StrCat("SELECT count(*) FILTER (WHERE xmax = $1::xid), count(*) FROM ", from), xid);
-    tx.commit();
-    const int64_t hits = r[0].as<int64_t>();
-    const int64_t seen = r[1].as<int64_t>();
-    u.ok = true;
-    u.sampled = sampled;
-    u.table_rows = sampled ? std::max(estimate, seen) : seen;
-    u.rows =
-        sampled && seen > 0
-            ? static_cast<int64_t>(std::llround(static_cast<double>(hits) * u.table_rows / seen))
-            : hits;
-    u.certain_once =
-        u.rows >= config_.min_rows && static_cast<double>(u.rows) >= kMassWriteShare * u.table_rows;
-  } catch (const std::exception&) {
-    // No SELECT on the table, or too big to count in time: stays uncertain.
-    u.ok = false;
+  // No SELECT on the table, or too big to count in time: stays uncertain.
+  u.ok = false;
+  const std::string rel = conn.QualifiedName(table.schema, table.table);
+  // A big table is sampled (TABLESAMPLE SYSTEM, about kExactCountRows rows)
+  // and the share scaled to its planner estimate: a bounded read each time.
+  absl::StatusOr<pg::Result> est =
+      conn.Execute("SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = $1::regclass",
+                   kMeasureTimeout, {rel});
+  if (!est.ok() || est->empty()) return u;
+  const int64_t estimate = (*est)[0].Int(0);
+  std::string from = absl::StrCat("ONLY ", rel);
+  const bool sampled = estimate > kExactCountRows;
+  if (sampled) {
+    const double percent = std::max(0.01, 100.0 * kExactCountRows / estimate);
+    absl::StrAppend(&from, absl::StrFormat(" TABLESAMPLE SYSTEM (%.4f)", percent));
   }
+  // Row versions the transaction deleted or replaced are still visible to
+  // other snapshots, with xmax = its xid.
+  absl::StatusOr<pg::Result> count = conn.Execute(
+      absl::StrCat("SELECT count(*) FILTER (WHERE xmax = $1::xid), count(*) FROM ", from),
+      kMeasureTimeout, {xid});
+  if (!count.ok() || count->empty()) return u;
+  const int64_t hits = (*count)[0].Int(0);
+  const int64_t seen = (*count)[0].Int(1);
+  u.ok = true;
+  u.sampled = sampled;
+  u.table_rows = sampled ? std::max(estimate, seen) : seen;
+  u.rows = sampled && seen > 0
+               ? static_cast<int64_t>(std::llround(static_cast<double>(hits) * u.table_rows / seen))
+               : hits;
+  u.certain_once =
+      u.rows >= config_.min_rows && static_cast<double>(u.rows) >= kMassWriteShare * u.table_rows;
   return u;
 }
 
-void SessionGuard::Enforce(pqxx::connection& conn, const std::string& target,
+void SessionGuard::ApplyMeasurement(const UncommittedWrites& u, SessionFinding* f) {
+  if (!u.ok || u.rows <= 0) return;
+  f->uncommitted_rows = u.rows;
+  f->table_rows = u.table_rows;
+  f->statement = absl::StrFormat("uncommitted DELETE or UPDATE of %s%d of %s%d rows",
+                                 u.sampled ? "~" : "", u.rows, u.sampled ? "~" : "", u.table_rows);
+  f->certain = u.certain_once;  // a mass write (decided where it was measured)
+}
+
+void SessionGuard::Enforce(pg::Session& conn, const std::string& target,
                            const std::string& xact_raw, SessionFinding* finding,
                            const std::vector<TableRef>& tables) {
   if (remediator_ == nullptr || config_.mode == RemediationMode::kOff) return;
@@ -389,85 +407,6 @@ void SessionGuard::Enforce(pqxx::connection& conn, const std::string& target,
     finding->actions.push_back(remediator_->ActOnSession(conn, req));
     step.done = true;
   }
-}
-
-absl::StatusOr<std::vector<MissingPrivilege>> CheckPrivileges(pqxx::connection& conn,
-                                                              const RemediationConfig& config,
-                                                              const std::vector<TableRef>& tables) {
-  std::vector<MissingPrivilege> out;
-  try {
-    pqxx::nontransaction tx(conn);
-    pqxx::row me = tx.exec1(
-        "SELECT current_user::text, r.rolsuper, r.rolcreaterole, "
-        "  pg_has_role(current_user, 'pg_read_all_stats', 'USAGE'), "
-        "  pg_has_role(current_user, 'pg_signal_backend', 'USAGE'), "
-        "  EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements') "
-        "FROM pg_roles r WHERE r.rolname = current_user");
-    const std::string name = me[0].as<std::string>();
-    const std::string qname = conn.quote_name(name);
-    const bool super = me[1].as<bool>();
-    if (!me[5].as<bool>()) {
-      out.push_back({"pg_stat_statements",
-                     "rows deleted per role (attribution confidence); without it only "
-                     "pg_stat_activity and pg_locks name suspects",
-                     "CREATE EXTENSION pg_stat_statements  -- with shared_preload_libraries = "
-                     "'pg_stat_statements'",
-                     false});
-    }
-    if (super) return out;
-    if (!me[3].as<bool>()) {
-      out.push_back({"pg_read_all_stats",
-                     "reading other roles' statements in pg_stat_activity and "
-                     "pg_stat_statements (attribution, in-flight detection)",
-                     absl::StrCat("GRANT pg_monitor TO ", qname), true});
-    }
-    if (config.mode == RemediationMode::kOff) return out;
-    if (config.HasAction(ActionKind::kNologin) && !me[2].as<bool>()) {
-      out.push_back({"CREATEROLE", "action nologin (ALTER ROLE ... NOLOGIN)",
-                     absl::StrCat("ALTER ROLE ", qname, " CREATEROLE"), true});
-    }
-    const bool signals = config.HasAction(ActionKind::kTerminate) || config.inflight.enabled ||
-                         config.runaway.enabled;
-    if (signals && !me[4].as<bool>()) {
-      out.push_back({"pg_signal_backend",
-                     "action terminate and the session guard (pg_cancel_backend, "
-                     "pg_terminate_backend on other roles' sessions)",
-                     absl::StrCat("GRANT pg_signal_backend TO ", qname), true});
-    }
-    if (config.HasAction(ActionKind::kRevokeWrites)) {
-      std::set<std::string> owners;
-      if (tables.empty()) {
-        for (const auto& r :
-             tx.exec("SELECT DISTINCT pg_get_userbyid(c.relowner) FROM pg_class c "
-                     "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                     "WHERE c.relkind IN ('r', 'p') "
-                     "  AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
-                     "  AND n.nspname NOT LIKE 'pg\\_toast%' "
-                     "  AND NOT pg_has_role(current_user, c.relowner, 'USAGE') ORDER BY 1")) {
-          owners.insert(r[0].as<std::string>());
-        }
-      } else {
-        for (const TableRef& t : tables) {
-          pqxx::result r = tx.exec_params(
-              "SELECT pg_get_userbyid(c.relowner) FROM pg_class c "
-              "JOIN pg_namespace n ON n.oid = c.relnamespace "
-              "WHERE n.nspname = $1 AND c.relname = $2 "
-              "  AND NOT pg_has_role(current_user, c.relowner, 'USAGE')",
-              t.schema, t.table);
-          if (!r.empty()) owners.insert(r[0][0].as<std::string>());
-        }
-      }
-      for (const std::string& owner : owners) {
-        out.push_back({absl::StrCat("member of ", owner),
-                       absl::StrCat("action revoke_writes on tables owned by ", owner,
-                                    " (only the owner's grants can be revoked, and undone)"),
-                       absl::StrCat("GRANT ", conn.quote_name(owner), " TO ", qname), true});
-      }
-    }
-  } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat("checking privileges: ", e.what()));
-  }
-  return out;
 }
 
 }  // namespace pgwarden

@@ -2,7 +2,6 @@
 #define PGWARDEN_REMEDIATION_SESSION_GUARD_H_
 
 #include <map>
-#include <pqxx/connection>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -10,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "core/clock.h"
 #include "nlohmann/json.hpp"
+#include "pg/session.h"
 #include "remediation/attribution.h"
 #include "remediation/config.h"
 #include "remediation/remediator.h"
@@ -82,8 +82,7 @@ class SessionGuard {
   SessionGuard(const RemediationConfig& config, Remediator* remediator, const Clock* clock);
 
   // Check returns this tick's findings; `watched` are the watched tables.
-  absl::StatusOr<std::vector<SessionFinding>> Check(pqxx::connection& conn,
-                                                    const std::string& target,
+  absl::StatusOr<std::vector<SessionFinding>> Check(pg::Session& conn, const std::string& target,
                                                     const std::vector<TableRef>& watched);
 
  private:
@@ -94,7 +93,7 @@ class SessionGuard {
     bool cancelled = false;
     bool done = false;  // terminated, or refused / simulated: nothing more to do
   };
-  void Enforce(pqxx::connection& conn, const std::string& target, const std::string& xact_raw,
+  void Enforce(pg::Session& conn, const std::string& target, const std::string& xact_raw,
                SessionFinding* finding, const std::vector<TableRef>& tables);
   struct UncommittedWrites {
     absl::Time at = absl::InfinitePast();
@@ -107,11 +106,15 @@ class SessionGuard {
   // Tables with more rows (planner estimate) are sampled, not counted.
   static constexpr int64_t kExactCountRows = 200000;
   static constexpr absl::Duration kRemeasureEvery = absl::Seconds(5);
+  static constexpr absl::Duration kMeasureTimeout = absl::Seconds(2);
   // MeasureUncommitted counts the table's row versions whose xmax is the
   // transaction's xid (a sequential scan, or a sample of a big table, under a
   // 2 s statement_timeout), cached per transaction and table.
-  const UncommittedWrites& MeasureUncommitted(pqxx::connection& conn, const Key& key,
+  const UncommittedWrites& MeasureUncommitted(pg::Session& conn, const Key& key,
                                               const TableRef& table, const std::string& xid);
+
+  // ApplyMeasurement puts a measured mass write into a lock-only finding.
+  static void ApplyMeasurement(const UncommittedWrites& u, SessionFinding* f);
 
   RemediationConfig config_;
   Remediator* remediator_;
@@ -119,24 +122,6 @@ class SessionGuard {
   std::map<Key, Step> steps_;
   std::map<std::tuple<Key, std::string, std::string>, UncommittedWrites> measured_;
 };
-
-// MissingPrivilege is one privilege the agent's role lacks for the
-// configured remediation (for `pgwarden check`).
-struct MissingPrivilege {
-  std::string privilege;   // e.g. "pg_signal_backend"
-  std::string needed_for;  // what fails without it
-  std::string grant_sql;   // the statement an administrator runs to grant it
-  bool required = true;    // false: degraded, not broken
-};
-
-// CheckPrivileges lists what the connected role lacks for `config`:
-// pg_read_all_stats (via pg_monitor) to see other roles' statements,
-// CREATEROLE for nologin, pg_signal_backend for terminate / cancel, and
-// membership in the owner role of each table (in `tables`, or of every user
-// table when empty) for revoke_writes; pg_stat_statements (optional).
-absl::StatusOr<std::vector<MissingPrivilege>> CheckPrivileges(
-    pqxx::connection& conn, const RemediationConfig& config,
-    const std::vector<TableRef>& tables = {});
 
 }  // namespace pgwarden
 

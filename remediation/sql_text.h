@@ -5,15 +5,9 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "signals/table_ref.h"
 
 namespace pgwarden {
-
-// TableRef names a table; an empty schema means "unqualified" in SQL text
-// and matches a table of that name in any schema.
-struct TableRef {
-  std::string schema;
-  std::string table;
-};
 
 // WriteVerb is the kind of a row-removing or row-changing statement.
 enum class WriteVerb { kDelete, kUpdate, kTruncate, kDrop };

@@ -2,11 +2,11 @@
 
 #include <fnmatch.h>
 
-#include <pqxx/pqxx>
 #include <regex>
 
 #include "absl/strings/str_cat.h"
 #include "core/log.h"
+#include "pg/connect.h"
 
 namespace pgwarden {
 namespace {
@@ -44,45 +44,23 @@ bool TableFilter::Matches(const std::string& schema, const std::string& table) c
   return true;
 }
 
-std::string RedactDsn(const std::string& dsn) {
-  static const std::regex kKeyword(R"((password\s*=\s*)('([^'\\]|\\.)*'|\S+))", std::regex::icase);
-  static const std::regex kUri(R"((://[^:/@\s]*:)[^@\s]*@)");
-  std::string out = std::regex_replace(dsn, kKeyword, "$1***");
-  return std::regex_replace(out, kUri, "$1***@");
-}
-
 PgSampler::PgSampler(std::string dsn, TableFilter filter, PgSamplerOptions options)
     : dsn_(std::move(dsn)), filter_(std::move(filter)), options_(std::move(options)) {}
 
 PgSampler::~PgSampler() { Disconnect(); }
 
-void PgSampler::Disconnect() {
-  if (conn_ == nullptr) return;
-  try {
-    conn_->disconnect();
-  } catch (const std::exception&) {
-  }
-  conn_.reset();
-}
+void PgSampler::Disconnect() { conn_.reset(); }
 
 absl::Status PgSampler::Connect() {
-  const std::string dsn = absl::StrCat(
-      dsn_,
-      " connect_timeout=", std::max<int64_t>(1, absl::ToInt64Seconds(options_.connect_timeout)),
-      " application_name=", options_.application_name);
-  try {
-    auto conn = std::make_unique<pqxx::connection>(dsn);
-    pqxx::nontransaction tx(*conn);
-    tx.exec(absl::StrCat("SET statement_timeout = ",
-                         absl::ToInt64Milliseconds(options_.statement_timeout)));
-    tx.exec("SET lock_timeout = 1000");
-    conn_ = std::move(conn);
-    return absl::OkStatus();
-  } catch (const std::exception& e) {
-    // libpq messages do not contain the password; the DSN is redacted anyway.
-    return absl::UnavailableError(
-        absl::StrCat("cannot connect to ", RedactDsn(dsn_), ": ", e.what()));
-  }
+  pg::ConnectOptions o;
+  o.application_name = options_.application_name;
+  o.connect_timeout = options_.connect_timeout;
+  o.statement_timeout = options_.statement_timeout;
+  o.lock_timeout = absl::Seconds(1);
+  absl::StatusOr<std::unique_ptr<pg::Session>> s = pg::Connect(dsn_, o);
+  if (!s.ok()) return s.status();
+  conn_ = *std::move(s);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Snapshot> PgSampler::Sample(absl::Time now) {
@@ -91,47 +69,43 @@ absl::StatusOr<Snapshot> PgSampler::Sample(absl::Time now) {
   }
   Snapshot snap;
   snap.time = now;
-  try {
-    pqxx::nontransaction tx(*conn_);
-    pqxx::result tables = tx.exec(kTablesSql);
-    snap.all_oids.reserve(tables.size());
-    for (const auto& row : tables) {
-      snap.all_oids.push_back(row[0].as<int64_t>());
-    }
-    for (const auto& row : tables) {
-      std::string schema = row[2].as<std::string>();
-      std::string name = row[3].as<std::string>();
-      if (!filter_.Matches(schema, name)) continue;
-      TableStat t;
-      t.oid = row[0].as<int64_t>();
-      t.relfilenode = row[1].as<int64_t>(0);
-      t.schema = std::move(schema);
-      t.name = std::move(name);
-      t.live_rows = row[4].as<int64_t>(0);
-      t.dead_rows = row[5].as<int64_t>(0);
-      t.inserted = row[6].as<int64_t>(0);
-      t.updated = row[7].as<int64_t>(0);
-      t.deleted = row[8].as<int64_t>(0);
-      t.maintenance_count = row[9].as<int64_t>(0);
-      snap.tables.push_back(std::move(t));
-    }
-    pqxx::result db = tx.exec(kDatabaseSql);
-    if (!db.empty()) {
-      const auto& r = db[0];
-      snap.database = r[0].as<std::string>();
-      snap.db.xact_commit = r[1].as<int64_t>(0);
-      snap.db.xact_rollback = r[2].as<int64_t>(0);
-      snap.db.deadlocks = r[3].as<int64_t>(0);
-      snap.db.sessions = r[4].as<int64_t>(0);
-      snap.db.sessions_fatal = r[5].as<int64_t>(0);
-      snap.db.sessions_killed = r[6].as<int64_t>(0);
-    }
-  } catch (const pqxx::broken_connection& e) {
+  absl::StatusOr<pg::Result> tables = conn_->Query(kTablesSql);
+  absl::StatusOr<pg::Result> db =
+      tables.ok() ? conn_->Query(kDatabaseSql) : absl::StatusOr<pg::Result>(tables.status());
+  if (!db.ok()) {
+    const bool lost = !conn_->IsOpen() || absl::IsUnavailable(db.status());
     Disconnect();
-    return absl::UnavailableError(absl::StrCat("connection lost: ", e.what()));
-  } catch (const std::exception& e) {
-    Disconnect();
-    return absl::InternalError(absl::StrCat("sampling query failed: ", e.what()));
+    if (lost) return db.status();
+    return absl::InternalError(absl::StrCat("sampling query failed: ", db.status().message()));
+  }
+  snap.all_oids.reserve(tables->size());
+  for (const pg::Row& row : *tables) {
+    snap.all_oids.push_back(row.Int(0));
+    std::string schema = row.Text(2);
+    std::string name = row.Text(3);
+    if (!filter_.Matches(schema, name)) continue;
+    TableStat t;
+    t.oid = row.Int(0);
+    t.relfilenode = row.Int(1);
+    t.schema = std::move(schema);
+    t.name = std::move(name);
+    t.live_rows = row.Int(4);
+    t.dead_rows = row.Int(5);
+    t.inserted = row.Int(6);
+    t.updated = row.Int(7);
+    t.deleted = row.Int(8);
+    t.maintenance_count = row.Int(9);
+    snap.tables.push_back(std::move(t));
+  }
+  if (!db->empty()) {
+    const pg::Row& r = (*db)[0];
+    snap.database = r.Text(0);
+    snap.db.xact_commit = r.Int(1);
+    snap.db.xact_rollback = r.Int(2);
+    snap.db.deadlocks = r.Int(3);
+    snap.db.sessions = r.Int(4);
+    snap.db.sessions_fatal = r.Int(5);
+    snap.db.sessions_killed = r.Int(6);
   }
   return snap;
 }

@@ -3,12 +3,12 @@
 
 #include <cstdint>
 #include <memory>
-#include <pqxx/connection>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "pg/session.h"
 
 namespace pgwarden {
 
@@ -88,9 +88,9 @@ class PgSampler {
   // password never appears in them.
   absl::StatusOr<Snapshot> Sample(absl::Time now);
 
-  // connection returns the live connection (nullptr when disconnected), for
-  // follow-up queries on the same thread (attribution, remediation).
-  pqxx::connection* connection() { return conn_.get(); }
+  // session returns the live session (nullptr when disconnected), for
+  // follow-up queries on the same thread (attribution, the session guard).
+  pg::Session* session() { return conn_.get(); }
   // Disconnect drops the connection.
   void Disconnect();
 
@@ -100,12 +100,8 @@ class PgSampler {
   std::string dsn_;
   TableFilter filter_;
   PgSamplerOptions options_;
-  std::unique_ptr<pqxx::connection> conn_;
+  std::unique_ptr<pg::Session> conn_;
 };
-
-// RedactDsn returns `dsn` with any password (keyword form password=...,
-// or URI form user:password@) replaced by "***".
-std::string RedactDsn(const std::string& dsn);
 
 }  // namespace pgwarden
 

@@ -13,8 +13,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "core/local_postgres.h"
-#include "core/process.h"
+#include "devtools/local_postgres.h"
+#include "devtools/process.h"
 
 namespace {
 

@@ -15,7 +15,7 @@
 
 #include "alerting/payloads.h"
 #include "catch2/catch.hpp"
-#include "core/process.h"
+#include "devtools/process.h"
 #include "tests/alerting/receiver.h"
 
 namespace pgwarden {

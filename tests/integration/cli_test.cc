@@ -3,7 +3,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
-#include "core/process.h"
+#include "devtools/process.h"
 #include "tests/integration/scenario.h"
 
 namespace pgwarden::testing {

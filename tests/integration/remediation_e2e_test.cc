@@ -9,7 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
-#include "core/process.h"
+#include "devtools/process.h"
 #include "tests/integration/scenario.h"
 
 namespace pgwarden::testing {

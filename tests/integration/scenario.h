@@ -5,9 +5,9 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "agent/demo_shop.h"
 #include "catch2/catch.hpp"
-#include "core/local_postgres.h"
+#include "devtools/demo_shop.h"
+#include "devtools/local_postgres.h"
 #include "tests/support/agent_process.h"
 #include "tests/support/pd_receiver.h"
 

@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "absl/time/clock.h"
-#include "core/process.h"
+#include "devtools/process.h"
 #include "tests/integration/scenario.h"
 
 namespace pgwarden::testing {

@@ -6,9 +6,10 @@
 #include "absl/strings/str_cat.h"
 #include "catch2/catch.hpp"
 #include "core/clock.h"
-#include "core/process.h"
+#include "devtools/process.h"
 #include "prometheus/registry.h"
 #include "remediation/attribution.h"
+#include "remediation/undo.h"
 #include "tests/remediation/test_util.h"
 
 namespace pgwarden {
@@ -76,8 +77,8 @@ double CounterValue(prometheus::Registry& registry, const std::string& action,
 }
 
 // AttributeLive waits until at least `rows` rows are gone, then attributes.
-Attribution AttributeLive(Shop& shop, Attributor& attributor, pqxx::connection& agent,
-                          int64_t initial, int64_t rows) {
+Attribution AttributeLive(Shop& shop, Attributor& attributor, pg::Session& agent, int64_t initial,
+                          int64_t rows) {
   REQUIRE(WaitFor([&] { return shop.Count() <= initial - rows; }, 30));
   AttributionRequest req;
   req.schema = "public";
@@ -137,7 +138,7 @@ TEST_CASE("enforce: a role deleting in batches loses login, sessions and DELETE"
   REQUIRE(audit.size() == 3);
   for (size_t i = 0; i < audit.size(); ++i) {
     CHECK(audit[i].id == recs[i].id);
-    CHECK(audit[i].result == "done");
+    CHECK(audit[i].result == ActionResult::kDone);
     CHECK(audit[i].incident == "inc-1");
     CHECK(audit[i].role == "cleaner");
     CHECK(audit[i].sql == recs[i].sql);
@@ -188,8 +189,8 @@ TEST_CASE("dry-run changes nothing and records what it would run", "[integration
   std::vector<AuditRecord> audit = AuditLines(shop->tmp() + "/audit.log");
   REQUIRE(audit.size() == 3);
   for (size_t i = 0; i < 3; ++i) {
-    CHECK(audit[i].result == "dry_run");
-    CHECK(audit[i].mode == "dry-run");
+    CHECK(audit[i].result == ActionResult::kDryRun);
+    CHECK(audit[i].mode == RemediationMode::kDryRun);
     CHECK(audit[i].sql == recs[i].sql);
   }
   CHECK(CounterValue(registry, "nologin", "dry_run") == 1);
@@ -269,7 +270,7 @@ TEST_CASE("guards refuse superuser, protected, own, owner, low confidence, few r
     expected_lines += 3;
     std::vector<AuditRecord> audit = AuditLines(audit_path);
     REQUIRE(audit.size() == expected_lines);
-    CHECK(audit.back().result == "refused");
+    CHECK(audit.back().result == ActionResult::kRefused);
     CHECK(audit.back().role == c.role);
     CHECK(absl::StrContains(audit.back().reason, c.reason));
   }
@@ -311,7 +312,7 @@ TEST_CASE("rate limit: at most N roles per hour, audited", "[integration][remedi
   CHECK(shop->CanLogin("r2"));
   std::vector<AuditRecord> audit = AuditLines(audit_path);
   REQUIRE(audit.size() == 2);
-  CHECK(audit[1].result == "refused");
+  CHECK(audit[1].result == ActionResult::kRefused);
   CHECK(absl::StrContains(audit[1].reason, "max_roles_per_hour 1"));
 
   // The limit survives a restart: a new Remediator reads the audit file.
@@ -420,10 +421,10 @@ TEST_CASE("undo restores login and grants exactly", "[integration][remediation]"
         "GRANT DELETE, INSERT ON TABLE \"public\".\"customers\" TO \"cleaner\"; GRANT TRUNCATE ON "
         "TABLE \"public\".\"customers\" TO \"cleaner\" WITH GRANT OPTION");
 
-  absl::StatusOr<AuditRecord> found = FindAuditRecord(audit_path, recs[2].id);
+  absl::StatusOr<AuditRecord> found = AuditLog::Find(audit_path, recs[2].id);
   REQUIRE(found.ok());
   CHECK(found->target == "shop");
-  CHECK(found->action == "revoke_writes");
+  CHECK(found->action == ActionKind::kRevokeWrites);
   CHECK(found->undo_sql == recs[2].undo_sql);
   FakeClock clock;
   // terminate cannot be undone.
@@ -446,7 +447,7 @@ TEST_CASE("undo restores login and grants exactly", "[integration][remediation]"
   CHECK(absl::IsNotFound(Undo(*agent, audit_path, 999, &clock).status()));
   std::vector<AuditRecord> audit = AuditLines(audit_path);
   REQUIRE(audit.size() == 5);
-  CHECK(audit[3].action == "undo");
+  CHECK(audit[3].action == ActionKind::kUndo);
   CHECK(audit[4].undoes == recs[2].id);
 }
 

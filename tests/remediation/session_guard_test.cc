@@ -2,8 +2,9 @@
 
 #include "absl/strings/match.h"
 #include "catch2/catch.hpp"
+#include "cmd/privileges.h"
 #include "core/clock.h"
-#include "core/process.h"
+#include "devtools/process.h"
 #include "tests/remediation/test_util.h"
 
 namespace pgwarden {
@@ -25,7 +26,7 @@ RemediationConfig Config(RemediationMode mode) {
 
 // FindUntil runs guard.Check every 100ms (at most `seconds`) until a finding
 // of `kind` for `role` appears.
-std::vector<SessionFinding> FindUntil(SessionGuard& guard, pqxx::connection& conn, FindingKind kind,
+std::vector<SessionFinding> FindUntil(SessionGuard& guard, pg::Session& conn, FindingKind kind,
                                       const std::string& role, double seconds) {
   std::vector<SessionFinding> out;
   WaitFor(
@@ -93,8 +94,8 @@ TEST_CASE("a huge uncommitted DELETE is seen in flight and cancelled, no row is 
   CHECK(shop->Count() == initial);
   std::vector<AuditRecord> audit = AuditLines(audit_path);
   REQUIRE(audit.size() == 1);
-  CHECK(audit[0].action == "cancel");
-  CHECK(audit[0].result == "done");
+  CHECK(audit[0].action == ActionKind::kCancel);
+  CHECK(audit[0].result == ActionResult::kDone);
   CHECK(absl::StrContains(audit[0].sql, "pg_cancel_backend"));
 }
 
@@ -178,16 +179,16 @@ TEST_CASE("in-flight guard: dry-run simulates, a superuser is refused, both audi
 
   std::vector<AuditRecord> audit = AuditLines(audit_path);
   REQUIRE(audit.size() == 2);
-  CHECK(audit[0].result == "refused");
+  CHECK(audit[0].result == ActionResult::kRefused);
   CHECK(audit[0].reason == "superuser");
-  CHECK(audit[1].result == "dry_run");
+  CHECK(audit[1].result == ActionResult::kDryRun);
 }
 
 // EnforcingShop is a shop with role "oops" (SELECT, DELETE) and a session
 // guard acting in enforce mode through a Remediator auditing to audit_path.
 struct EnforcingShop {
   std::unique_ptr<Shop> shop;
-  std::unique_ptr<pqxx::connection> agent;
+  std::unique_ptr<pg::Session> agent;
   std::string audit_path;
   std::unique_ptr<Remediator> rem;
   std::unique_ptr<SessionGuard> guard;

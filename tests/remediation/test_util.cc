@@ -7,7 +7,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "core/process.h"
+#include "devtools/process.h"
+#include "pg/connect.h"
 
 namespace pgwarden {
 namespace testing {
@@ -22,7 +23,7 @@ std::unique_ptr<Shop> Shop::Start(int64_t rows, bool agent_privileges) {
   shop->tmp_ = tmpl;
   absl::StatusOr<std::string> created = shop->pg_->Psql("CREATE DATABASE shop");
   if (!created.ok()) throw std::runtime_error(std::string(created.status().message()));
-  shop->admin_ = std::make_unique<pqxx::connection>(shop->pg_->Dsn("shop"));
+  shop->admin_ = pg::ConnectClient(shop->pg_->Dsn("shop"));
   shop->Exec("CREATE EXTENSION pg_stat_statements");
   shop->Exec("CREATE ROLE app_owner NOLOGIN");
   if (agent_privileges) {
@@ -99,12 +100,15 @@ int Shop::SessionsOf(const std::string& role) {
       .as<int>();
 }
 
-std::unique_ptr<pqxx::connection> Shop::AgentConnection() {
-  return std::make_unique<pqxx::connection>(Dsn("pgwarden") + " application_name=pgwarden");
+std::unique_ptr<pg::Session> Shop::AgentConnection() {
+  absl::StatusOr<std::unique_ptr<pg::Session>> s = pg::Connect(Dsn("pgwarden"), {});
+  if (!s.ok()) throw std::runtime_error(std::string(s.status().message()));
+  return *std::move(s);
 }
 
-std::unique_ptr<pqxx::connection> Shop::Connect(const std::string& role, const std::string& app) {
-  return std::make_unique<pqxx::connection>(Dsn(role, "pw") + " application_name=" + app);
+std::unique_ptr<pg::ClientConnection> Shop::Connect(const std::string& role,
+                                                    const std::string& app) {
+  return pg::ConnectClient(Dsn(role, "pw") + " application_name=" + app);
 }
 
 pid_t Shop::SpawnPsql(const std::string& role, const std::string& app, const std::string& sql) {

@@ -9,11 +9,12 @@
 
 #include <cstdint>
 #include <memory>
-#include <pqxx/pqxx>
 #include <string>
 #include <vector>
 
-#include "core/local_postgres.h"
+#include "devtools/local_postgres.h"
+#include "pg/session.h"
+#include "pg/test_connection.h"
 #include "remediation/audit.h"
 
 namespace pgwarden {
@@ -50,10 +51,12 @@ class Shop {
   bool CanLogin(const std::string& role);
   bool HasPrivilege(const std::string& role, const std::string& table, const std::string& priv);
   int SessionsOf(const std::string& role);
-  // AgentConnection connects as `pgwarden` to `shop`.
-  std::unique_ptr<pqxx::connection> AgentConnection();
-  // Connect connects as `role` (password "pw") with an application name.
-  std::unique_ptr<pqxx::connection> Connect(const std::string& role, const std::string& app);
+  // AgentConnection opens the agent's session as `pgwarden` to `shop`, with
+  // the product's connection builder (throws if it cannot connect).
+  std::unique_ptr<pg::Session> AgentConnection();
+  // Connect connects as `role` (password "pw") with an application name: a
+  // client the test plays (throws if it cannot connect).
+  std::unique_ptr<pg::ClientConnection> Connect(const std::string& role, const std::string& app);
   // SpawnPsql runs `sql` through psql as `role` in `shop`; returns its pid.
   pid_t SpawnPsql(const std::string& role, const std::string& app, const std::string& sql);
   std::string Dsn(const std::string& user, const std::string& password = "");
@@ -64,7 +67,7 @@ class Shop {
 
  private:
   std::unique_ptr<LocalPostgres> pg_;
-  std::unique_ptr<pqxx::connection> admin_;
+  std::unique_ptr<pg::ClientConnection> admin_;
   std::string tmp_;
 };
 

@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "catch2/catch.hpp"
-#include "core/local_postgres.h"
+#include "devtools/local_postgres.h"
 #include "sources/server_log.h"
 
 namespace pgwarden {

@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "core/process.h"
+#include "devtools/process.h"
 
 namespace pgwarden::testing {
 

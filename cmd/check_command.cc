@@ -1,0 +1,63 @@
+// `pgwarden check --config FILE`: validates the config, connects to each
+// target and lists the privileges its role lacks.
+
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "agent/config.h"
+#include "cmd/cli.h"
+#include "cmd/privileges.h"
+#include "sources/pg_sampler.h"
+
+namespace pgwarden {
+
+int CheckCommand(const ParsedArgs& args) {
+  absl::StatusOr<AgentConfig> cfg = LoadConfigFlag(args);
+  if (!cfg.ok()) {
+    std::cerr << "pgwarden check: " << cfg.status().message() << "\n";
+    return kExitUsage;
+  }
+  std::cout << "config " << cfg->path << ": ok (" << cfg->targets.size() << " target(s), "
+            << cfg->alerting.sinks.size() << " alert sink(s), remediation "
+            << RemediationModeName(cfg->remediation.mode) << ")\n";
+  bool ok = true;
+  for (const TargetConfig& t : cfg->targets) {
+    PgSampler sampler(t.dsn, TableFilter(t.include, t.exclude),
+                      PgSamplerOptions{t.connect_timeout, t.statement_timeout, "pgwarden-check"});
+    absl::StatusOr<Snapshot> snap = sampler.Sample(absl::Now());
+    if (!snap.ok()) {
+      std::cout << "target " << t.name << ": FAILED: " << snap.status().message() << "\n";
+      ok = false;
+      continue;
+    }
+    std::cout << "target " << t.name << ": connected to database " << snap->database << ", "
+              << snap->tables.size() << " of " << snap->all_oids.size() << " user tables watched\n";
+    std::vector<std::string> missing;
+    std::vector<TableRef> tables;
+    for (const TableStat& ts : snap->tables) tables.push_back(TableRef{ts.schema, ts.name});
+    absl::StatusOr<std::vector<MissingPrivilege>> privs =
+        CheckPrivileges(*sampler.session(), cfg->remediation, tables);
+    if (!privs.ok()) {
+      missing.push_back(absl::StrCat("could not check privileges: ", privs.status().message()));
+    } else {
+      for (const MissingPrivilege& m : *privs) {
+        if (!m.required) {
+          std::cout << "target " << t.name << ": optional: " << m.privilege << " (" << m.needed_for
+                    << "): " << m.grant_sql << "\n";
+          continue;
+        }
+        missing.push_back(absl::StrCat(m.privilege, " (", m.needed_for, "): ", m.grant_sql));
+      }
+    }
+    if (missing.empty()) {
+      std::cout << "target " << t.name << ": privileges ok\n";
+    }
+    for (const std::string& m : missing) {
+      std::cout << "target " << t.name << ": missing privilege: " << m << "\n";
+      ok = false;
+    }
+  }
+  return ok ? kExitOk : kExitFailure;
+}
+
+}  // namespace pgwarden

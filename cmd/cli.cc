@@ -1,0 +1,143 @@
+#include "cmd/cli.h"
+
+#include <signal.h>
+
+#include <iostream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "agent/agent.h"
+#include "agent/config.h"
+#include "core/log.h"
+#include "detectors/replay.h"
+
+namespace pgwarden {
+
+std::string ParsedArgs::Get(const std::string& name, const std::string& def) const {
+  auto it = flags.find(name);
+  if (it == flags.end() || it->second.empty()) return def;
+  return it->second.back();
+}
+
+absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
+                                     const std::set<std::string>& value_flags,
+                                     const std::set<std::string>& bool_flags,
+                                     size_t max_positional) {
+  ParsedArgs out;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--help" || a == "-h") {
+      out.flags["help"].push_back("");
+      continue;
+    }
+    if (!absl::StartsWith(a, "--")) {
+      if (out.positional.size() >= max_positional) {
+        return absl::InvalidArgumentError(absl::StrCat("unexpected argument \"", a, "\""));
+      }
+      out.positional.push_back(a);
+      continue;
+    }
+    std::string name = a.substr(2);
+    std::string value;
+    bool has_value = false;
+    if (size_t eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      has_value = true;
+    }
+    if (bool_flags.count(name)) {
+      if (has_value) return absl::InvalidArgumentError(absl::StrCat("--", name, " takes no value"));
+      out.flags[name].push_back("true");
+      continue;
+    }
+    if (!value_flags.count(name)) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
+    }
+    if (!has_value) {
+      if (i + 1 >= args.size()) {
+        return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
+      }
+      value = args[++i];
+    }
+    out.flags[name].push_back(value);
+  }
+  return out;
+}
+
+namespace {
+
+sigset_t StopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+
+}  // namespace
+
+absl::StatusOr<AgentConfig> LoadConfigFlag(const ParsedArgs& args) {
+  if (!args.Has("config")) return absl::InvalidArgumentError("--config FILE is required");
+  return LoadConfig(args.Get("config"));
+}
+
+int RunCommand(const ParsedArgs& args) {
+  absl::StatusOr<AgentConfig> cfg = LoadConfigFlag(args);
+  if (!cfg.ok()) {
+    std::cerr << "pgwarden run: " << cfg.status().message() << "\n";
+    return kExitUsage;
+  }
+  LogLevel level = LogLevel::kInfo;
+  ParseLogLevel(args.Get("log-level", cfg->log_level), &level);
+  SetLogLevel(level);
+  // Block the stop signals before any thread starts, so only sigwait below
+  // receives them.
+  sigset_t stop = StopSignals();
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  absl::StatusOr<std::unique_ptr<Agent>> agent = Agent::Create(*cfg, RealClock::Get());
+  if (!agent.ok()) {
+    std::cerr << "pgwarden run: " << agent.status().message() << "\n";
+    return absl::IsInvalidArgument(agent.status()) ? kExitUsage : kExitFailure;
+  }
+  if (absl::Status s = (*agent)->Start(); !s.ok()) {
+    std::cerr << "pgwarden run: " << s.message() << "\n";
+    return kExitFailure;
+  }
+  int sig = 0;
+  sigwait(&stop, &sig);
+  PGW_LOG(Info) << "received " << (sig == SIGINT ? "SIGINT" : "SIGTERM") << ", stopping";
+  (*agent)->Stop();
+  PGW_LOG(Info) << "stopped";
+  return kExitOk;
+}
+
+int ReplayCommand(const ParsedArgs& args) {
+  ReplayOptions opts;
+  opts.detector = args.Get("detector", kDefaultDetector);
+  opts.input = args.Get("input");
+  opts.output = args.Get("output", "-");
+  if (opts.input.empty()) {
+    std::cerr << "pgwarden replay: --input FILE.csv is required\n";
+    return kExitUsage;
+  }
+  if (auto it = args.flags.find("set"); it != args.flags.end()) {
+    for (const std::string& kv : it->second) {
+      const size_t eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        std::cerr << "pgwarden replay: --set expects KEY=VALUE, got \"" << kv << "\"\n";
+        return kExitUsage;
+      }
+      opts.params[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+  }
+  absl::Status s = Replay(opts);
+  if (!s.ok()) {
+    std::cerr << "pgwarden replay: " << s.message() << "\n";
+    return absl::IsInvalidArgument(s) || absl::IsNotFound(s) ? kExitUsage : kExitFailure;
+  }
+  return kExitOk;
+}
+
+}  // namespace pgwarden

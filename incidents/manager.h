@@ -1,0 +1,111 @@
+#ifndef PGWARDEN_INCIDENTS_MANAGER_H_
+#define PGWARDEN_INCIDENTS_MANAGER_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "alerting/alert.h"
+#include "core/degraded.h"
+#include "incidents/dedup_key.h"
+#include "incidents/incident.h"
+#include "incidents/store.h"
+#include "nlohmann/json.hpp"
+#include "signals/signal_event.h"
+
+namespace pgwarden {
+
+// IncidentManagerOptions configures grouping and resolution.
+struct IncidentManagerOptions {
+  std::string environment;
+  std::string source;  // agent instance name
+  // resolve_after: an incident resolves once none of its signals fired for
+  // this long.
+  absl::Duration resolve_after = absl::Seconds(60);
+  // history: resolved incidents kept for the status page.
+  size_t history = 50;
+  // state_file keeps the open incidents across restarts (written whenever
+  // they change, see IncidentStore); "" = not kept.
+  std::string state_file;
+};
+
+// IncidentManager opens, updates and resolves incidents, and sends one
+// trigger per incident (again when a new kind joins) and one resolve.
+// Thread-safe: several target loops share one manager. The state file is
+// written and alerts are handed on after the lock is released, so the
+// status page never waits on a disk.
+class IncidentManager {
+ public:
+  // MetricsHook is told (kind, +1/-1 active, opened?) to keep gauges.
+  using MetricsHook = std::function<void(const std::string& target, SignalKind kind, bool opened,
+                                         int active_delta)>;
+
+  IncidentManager(IncidentManagerOptions options, Notifier* notifier);
+
+  void set_metrics_hook(MetricsHook hook) { metrics_hook_ = std::move(hook); }
+  // set_degraded counts failed state writes (component state_persist).
+  void set_degraded(Degraded* degraded) { degraded_ = degraded; }
+
+  // Restore reloads the open incidents of state_file (absent: none). A file
+  // that cannot be read is moved aside to state_file + ".bad" and named in
+  // the error; the manager then starts empty.
+  absl::Status Restore();
+
+  // Observe feeds the events one target produced at one tick and returns a
+  // copy of each incident they touched.
+  std::vector<Incident> Observe(const std::string& target, const std::vector<SignalEvent>& events);
+  // Tick resolves incidents whose signals have been quiet for resolve_after.
+  void Tick(absl::Time now);
+  // Annotate merges `details` under `key` into an open incident's details
+  // (attribution, remediation results) and re-sends its trigger.
+  void Annotate(int64_t id, const std::string& key, const nlohmann::json& details,
+                const std::string& summary_suffix);
+
+  std::vector<Incident> Open() const;
+  nlohmann::json StatusJson() const;
+
+ private:
+  // Changes is what one call did, handed on once the lock is released.
+  struct Changes {
+    std::vector<Alert> alerts;
+    int64_t state_version = 0;  // 0: nothing to persist
+    std::string state;
+  };
+  Alert MakeAlert(const Incident& inc, AlertAction action) const;
+  // Touch records that the open incidents changed (mu_ held).
+  void Touch(Changes* changes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Apply writes the state and sends the alerts (mu_ not held).
+  void Apply(Changes changes) ABSL_LOCKS_EXCLUDED(mu_);
+  // Merge folds one event into the open incidents (mu_ held).
+  void Merge(const std::string& target, const SignalEvent& ev, std::map<int64_t, Incident>* touched,
+             Changes* changes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  IncidentManagerOptions options_;
+  Notifier* notifier_;
+  MetricsHook metrics_hook_;
+  Degraded* degraded_ = NoDegraded::Get();
+  std::unique_ptr<IncidentStore> store_;
+
+  mutable absl::Mutex mu_;
+  int64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  std::map<std::string, Incident> open_ ABSL_GUARDED_BY(mu_);  // by dedup key
+  std::vector<Incident> history_ ABSL_GUARDED_BY(mu_);
+  int64_t state_version_ ABSL_GUARDED_BY(mu_) = 0;
+
+  // persist_mu_ orders state writes; a write older than the last one
+  // written is skipped.
+  absl::Mutex persist_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  int64_t written_version_ ABSL_GUARDED_BY(persist_mu_) = 0;
+  std::string persist_error_ ABSL_GUARDED_BY(persist_mu_);  // last write error, logged once
+};
+
+}  // namespace pgwarden
+
+#endif  // PGWARDEN_INCIDENTS_MANAGER_H_

@@ -1,0 +1,47 @@
+#ifndef PGWARDEN_PG_CONNECT_H_
+#define PGWARDEN_PG_CONNECT_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "pg/session.h"
+
+namespace pgwarden {
+namespace pg {
+
+// ConnectOptions are what every pgwarden connection sets, on top of the
+// target's DSN.
+struct ConnectOptions {
+  std::string application_name = "pgwarden";
+  absl::Duration connect_timeout = absl::Seconds(5);
+  // Session-level statement_timeout and lock_timeout; zero leaves the
+  // server's setting.
+  absl::Duration statement_timeout = absl::ZeroDuration();
+  absl::Duration lock_timeout = absl::ZeroDuration();
+  // TCP keepalives, so that a dead server or a silent network drop is
+  // noticed without waiting for the kernel's two hours.
+  bool keepalives = true;
+  absl::Duration keepalives_idle = absl::Seconds(30);
+  absl::Duration keepalives_interval = absl::Seconds(10);
+  int keepalives_count = 3;
+};
+
+// ConnectionString is `dsn` (keyword=value or postgresql:// URI form) with
+// the options' connection parameters added (they win over the DSN's).
+std::string ConnectionString(const std::string& dsn, const ConnectOptions& options);
+
+// Connect opens a session: connection parameters from `options`, then the
+// session-level timeouts. Errors are Unavailable and name the DSN redacted.
+absl::StatusOr<std::unique_ptr<Session>> Connect(const std::string& dsn,
+                                                 const ConnectOptions& options);
+
+// RedactDsn returns `dsn` with any password (keyword form password=...,
+// or URI form user:password@) replaced by "***".
+std::string RedactDsn(const std::string& dsn);
+
+}  // namespace pg
+}  // namespace pgwarden
+
+#endif  // PGWARDEN_PG_CONNECT_H_

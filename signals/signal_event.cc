@@ -1,0 +1,43 @@
+#include "signals/signal_event.h"
+
+namespace pgwarden {
+
+const char* SignalKindName(SignalKind kind) {
+  switch (kind) {
+    case SignalKind::kRowLoss:
+      return "row_loss";
+    case SignalKind::kDeleteSpike:
+      return "delete_spike";
+    case SignalKind::kTruncate:
+      return "truncate";
+    case SignalKind::kDropTable:
+      return "drop_table";
+    case SignalKind::kRollbackRatio:
+      return "rollback_ratio";
+    case SignalKind::kFailedLogins:
+      return "failed_logins";
+    case SignalKind::kDestructiveInFlight:
+      return "destructive_in_flight";
+    case SignalKind::kIdleInTransaction:
+      return "idle_in_transaction";
+    case SignalKind::kLongStatement:
+      return "long_statement";
+    case SignalKind::kBlocking:
+      return "blocking";
+  }
+  return "?";
+}
+
+absl::optional<SignalKind> ParseSignalKind(absl::string_view name) {
+  for (SignalKind k : kAllSignalKinds) {
+    if (name == SignalKindName(k)) return k;
+  }
+  return absl::nullopt;
+}
+
+bool RemovesRows(SignalKind kind) {
+  return kind == SignalKind::kRowLoss || kind == SignalKind::kDeleteSpike ||
+         kind == SignalKind::kTruncate;
+}
+
+}  // namespace pgwarden

@@ -1,0 +1,72 @@
+#ifndef PGWARDEN_SIGNALS_SIGNAL_EVENT_H_
+#define PGWARDEN_SIGNALS_SIGNAL_EVENT_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "absl/types/optional.h"
+#include "alerting/alert.h"
+#include "nlohmann/json.hpp"
+
+namespace pgwarden {
+
+// SignalKind is what fired: the table and database signals of TargetWatch
+// and the session guard's findings.
+enum class SignalKind {
+  kRowLoss,
+  kDeleteSpike,
+  kTruncate,
+  kDropTable,
+  kRollbackRatio,
+  kFailedLogins,
+  kDestructiveInFlight,
+  kIdleInTransaction,
+  kLongStatement,
+  kBlocking,
+};
+
+// kAllSignalKinds lists every kind, in declaration order.
+inline constexpr SignalKind kAllSignalKinds[] = {
+    SignalKind::kRowLoss,
+    SignalKind::kDeleteSpike,
+    SignalKind::kTruncate,
+    SignalKind::kDropTable,
+    SignalKind::kRollbackRatio,
+    SignalKind::kFailedLogins,
+    SignalKind::kDestructiveInFlight,
+    SignalKind::kIdleInTransaction,
+    SignalKind::kLongStatement,
+    SignalKind::kBlocking,
+};
+
+// SignalKindName returns the kind's name ("row_loss", "delete_spike", ...):
+// the `kind` label of incident metrics and the name in pages and state.
+const char* SignalKindName(SignalKind kind);
+
+// ParseSignalKind is the inverse of SignalKindName.
+absl::optional<SignalKind> ParseSignalKind(absl::string_view name);
+
+// RemovesRows is true for the kinds that mean rows were removed: row loss,
+// delete spike and TRUNCATE (the ones attribution explains).
+bool RemovesRows(SignalKind kind);
+
+// SignalEvent is one detector (or structural check) firing on one object.
+struct SignalEvent {
+  SignalKind kind = SignalKind::kRowLoss;
+  // schema/table are empty for database-wide signals.
+  std::string schema;
+  std::string table;
+  int64_t oid = 0;
+  Severity severity = Severity::kCritical;
+  double score = 1.0;
+  // description is one human sentence ("lost 5,000 of 200,000 rows ...").
+  std::string description;
+  nlohmann::json figures = nlohmann::json::object();
+  absl::Time time;
+};
+
+}  // namespace pgwarden
+
+#endif  // PGWARDEN_SIGNALS_SIGNAL_EVENT_H_
