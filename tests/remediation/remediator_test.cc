@@ -16,41 +16,11 @@ namespace pgwarden {
 namespace {
 
 using testing::AuditLines;
+using testing::EnforceConfig;
+using testing::HandAttribution;
+using testing::Request;
 using testing::Shop;
 using testing::WaitFor;
-
-const TableRef kCustomers{"public", "customers"};
-
-RemediationConfig EnforceConfig() {
-  RemediationConfig c;
-  c.mode = RemediationMode::kEnforce;
-  c.protected_roles = {"postgres", "pgwarden"};
-  return c;
-}
-
-// HandAttribution is an attribution input for guard tests.
-Attribution HandAttribution(const std::string& role, int64_t rows, double confidence) {
-  Attribution a;
-  a.schema = "public";
-  a.table = "customers";
-  Culprit c;
-  c.role = role;
-  c.rows_attributed = rows;
-  c.confidence = confidence;
-  a.culprits.push_back(c);
-  a.confidence = confidence;
-  return a;
-}
-
-RemediationRequest Request(const std::string& incident, Attribution a) {
-  RemediationRequest r;
-  r.incident_id = incident;
-  r.target = "shop";
-  r.tables = {kCustomers};
-  r.rows_dropped = a.culprits.empty() ? 0 : a.culprits[0].rows_attributed;
-  r.attribution = std::move(a);
-  return r;
-}
 
 std::string BatchDeleteScript(int batches, double pause_seconds) {
   return absl::StrCat(

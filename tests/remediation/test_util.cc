@@ -136,6 +136,36 @@ pid_t Shop::SpawnPsql(const std::string& role, const std::string& app, const std
   return *pid;
 }
 
+RemediationConfig EnforceConfig() {
+  RemediationConfig c;
+  c.mode = RemediationMode::kEnforce;
+  c.protected_roles = {"postgres", "pgwarden"};
+  return c;
+}
+
+Attribution HandAttribution(const std::string& role, int64_t rows, double confidence) {
+  Attribution a;
+  a.schema = "public";
+  a.table = "customers";
+  Culprit c;
+  c.role = role;
+  c.rows_attributed = rows;
+  c.confidence = confidence;
+  a.culprits.push_back(c);
+  a.confidence = confidence;
+  return a;
+}
+
+RemediationRequest Request(const std::string& incident, Attribution a) {
+  RemediationRequest r;
+  r.incident_id = incident;
+  r.target = "shop";
+  r.tables = {TableRef{"public", "customers"}};
+  r.rows_dropped = a.culprits.empty() ? 0 : a.culprits[0].rows_attributed;
+  r.attribution = std::move(a);
+  return r;
+}
+
 std::vector<AuditRecord> AuditLines(const std::string& path) {
   absl::StatusOr<std::vector<AuditRecord>> all = AuditLog::ReadAll(path);
   if (!all.ok()) return {};

@@ -16,6 +16,7 @@
 #include "pg/session.h"
 #include "pg/test_connection.h"
 #include "remediation/audit.h"
+#include "remediation/remediator.h"
 
 namespace pgwarden {
 namespace testing {
@@ -70,6 +71,17 @@ class Shop {
   std::unique_ptr<pg::ClientConnection> admin_;
   std::string tmp_;
 };
+
+// EnforceConfig is remediation in enforce mode with postgres and pgwarden
+// protected.
+RemediationConfig EnforceConfig();
+
+// HandAttribution is an attribution input for guard tests: one culprit.
+Attribution HandAttribution(const std::string& role, int64_t rows, double confidence);
+
+// Request asks to act on attribution `a` for incident `incident` on
+// public.customers of target shop.
+RemediationRequest Request(const std::string& incident, Attribution a);
 
 // AuditLines reads the audit file (empty on error).
 std::vector<AuditRecord> AuditLines(const std::string& path);
