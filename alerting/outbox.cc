@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "alerting/payloads.h"
+#include "core/durable_file.h"
 #include "core/log.h"
 
 namespace pgwarden {
@@ -24,30 +25,6 @@ namespace {
 
 absl::Status Errno(absl::string_view what, const std::string& path) {
   return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
-}
-
-absl::Status WriteAll(int fd, const std::string& data, const std::string& path) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Errno("write", path);
-    }
-    done += static_cast<size_t>(n);
-  }
-  return absl::OkStatus();
-}
-
-absl::Status FsyncDir(const std::string& path) {
-  size_t slash = path.rfind('/');
-  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return Errno("open directory", dir);
-  int rc = ::fsync(dfd);
-  ::close(dfd);
-  if (rc != 0) return Errno("fsync directory", dir);
-  return absl::OkStatus();
 }
 
 std::string PutLine(const OutboxEntry& e) {
@@ -183,10 +160,7 @@ absl::StatusOr<std::unique_ptr<Outbox>> Outbox::Open(const std::string& path,
 }
 
 absl::Status Outbox::WriteLocked(const std::string& data) {
-  absl::Status s = WriteAll(fd_, data, path_);
-  if (!s.ok()) return s;
-  if (::fdatasync(fd_) != 0) return Errno("fdatasync", path_);
-  return absl::OkStatus();
+  return AppendDurably(fd_, data, path_);
 }
 
 absl::Status Outbox::Append(std::vector<OutboxEntry>* entries) {
@@ -217,17 +191,9 @@ size_t Outbox::live() const {
 }
 
 absl::Status Outbox::CompactLocked() {
-  const std::string tmp = path_ + ".tmp";
-  int tfd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (tfd < 0) return Errno("open", tmp);
   std::string data;
   for (const auto& [id, line] : live_) data.append(line);
-  absl::Status s = WriteAll(tfd, data, tmp);
-  if (s.ok() && ::fdatasync(tfd) != 0) s = Errno("fdatasync", tmp);
-  ::close(tfd);
-  if (!s.ok()) return s;
-  if (::rename(tmp.c_str(), path_.c_str()) != 0) return Errno("rename to", path_);
-  s = FsyncDir(path_);
+  absl::Status s = WriteFileDurably(path_, data, 0600);
   if (!s.ok()) return s;
   int nfd = ::open(path_.c_str(), O_RDWR | O_APPEND | O_CLOEXEC, 0600);
   if (nfd < 0) return Errno("reopen", path_);

@@ -34,10 +34,11 @@ struct OutboxEntry {
 //   D N
 //
 // P adds a pending entry, D tombstones it (delivered, rejected or dropped).
-// Appends are fdatasync'ed before Append/MarkDone return. A last line without
-// its '\n' (a torn write) and unreadable lines are skipped with a warning.
-// The file is rewritten (temp file, fsync, rename, fsync of the directory)
-// at Open and whenever tombstones outnumber live entries (and exceed 1024).
+// Appends are fdatasync'ed (AppendDurably) before Append/MarkDone return. A
+// last line without its '\n' (a torn write) and unreadable lines are skipped
+// with a warning. The file is rewritten (WriteFileDurably: temp file, fsync,
+// rename, fsync of the directory) at Open and whenever tombstones outnumber
+// live entries (and exceed 1024).
 // Only one process may hold the file (flock).
 class Outbox {
  public:
