@@ -151,7 +151,7 @@ absl::StatusOr<std::unique_ptr<Outbox>> Outbox::Open(const std::string& path,
     PGW_LOG(Info) << "outbox " << path << ": " << pending->size()
                   << " pending alert deliveries from an earlier run re-queued";
   }
-  std::lock_guard<std::mutex> lock(box->mu_);
+  absl::MutexLock lock(&box->mu_);
   if (!content.empty()) {
     absl::Status s = box->CompactLocked();
     if (!s.ok()) return s;
@@ -164,7 +164,7 @@ absl::Status Outbox::WriteLocked(const std::string& data) {
 }
 
 absl::Status Outbox::Append(std::vector<OutboxEntry>* entries) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   std::string data;
   for (OutboxEntry& e : *entries) {
     e.id = next_id_++;
@@ -176,7 +176,7 @@ absl::Status Outbox::Append(std::vector<OutboxEntry>* entries) {
 }
 
 absl::Status Outbox::MarkDone(uint64_t id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (live_.erase(id) == 0) return absl::OkStatus();
   absl::Status s = WriteLocked(absl::StrCat("D ", id, "\n"));
   if (!s.ok()) return s;
@@ -186,7 +186,7 @@ absl::Status Outbox::MarkDone(uint64_t id) {
 }
 
 size_t Outbox::live() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return live_.size();
 }
 
