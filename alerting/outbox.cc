@@ -59,6 +59,84 @@ bool ParsePut(absl::string_view json_text, OutboxEntry* e, std::string* error) {
   }
 }
 
+// ReadFd reads `fd` to its end.
+absl::StatusOr<std::string> ReadFd(int fd, const std::string& path) {
+  std::string content;
+  char buf[65536];
+  while (true) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Errno("read", path);
+    }
+    if (n == 0) break;
+    content.append(buf, static_cast<size_t>(n));
+  }
+  return content;
+}
+
+// Records are the live entries of an outbox file.
+struct Records {
+  std::map<uint64_t, OutboxEntry> entries;
+  // lines maps id -> its "P ..." line (with '\n').
+  std::map<uint64_t, std::string> lines;
+  uint64_t max_id = 0;
+  // skipped counts torn, unreadable and unknown lines.
+  size_t skipped = 0;
+};
+
+// ApplyRecord applies one complete line (without its '\n'); false if it was
+// skipped (logged).
+bool ApplyRecord(absl::string_view line, const std::string& path, size_t line_no, Records* r) {
+  if (line.size() > 2 && line.substr(0, 2) == "P ") {
+    OutboxEntry e;
+    std::string error;
+    if (!ParsePut(line.substr(2), &e, &error)) {
+      PGW_LOG(Warning) << "outbox " << path << ":" << line_no
+                       << ": unreadable entry skipped: " << error;
+      return false;
+    }
+    r->max_id = std::max(r->max_id, e.id);
+    r->lines[e.id] = absl::StrCat(line, "\n");
+    r->entries[e.id] = std::move(e);
+  } else if (line.size() > 2 && line.substr(0, 2) == "D ") {
+    uint64_t id = 0;
+    if (!absl::SimpleAtoi(line.substr(2), &id)) {
+      PGW_LOG(Warning) << "outbox " << path << ":" << line_no << ": bad tombstone skipped";
+      return false;
+    }
+    r->max_id = std::max(r->max_id, id);
+    r->entries.erase(id);
+    r->lines.erase(id);
+  } else if (!line.empty()) {
+    PGW_LOG(Warning) << "outbox " << path << ":" << line_no << ": unknown record skipped";
+    return false;
+  }
+  return true;
+}
+
+// ParseRecords replays the records of `content`; a last line without its
+// '\n' is a torn write and ignored.
+Records ParseRecords(const std::string& content, const std::string& path) {
+  Records r;
+  size_t line_no = 0;
+  size_t start = 0;
+  while (start < content.size()) {
+    size_t nl = content.find('\n', start);
+    ++line_no;
+    if (nl == std::string::npos) {
+      PGW_LOG(Warning) << "outbox " << path << ": ignoring incomplete last line " << line_no << " ("
+                       << content.size() - start << " bytes, torn write)";
+      ++r.skipped;
+      break;
+    }
+    absl::string_view line(content.data() + start, nl - start);
+    start = nl + 1;
+    if (!ApplyRecord(line, path, line_no, &r)) ++r.skipped;
+  }
+  return r;
+}
+
 }  // namespace
 
 Outbox::Outbox(std::string path, int fd, uint64_t next_id, std::map<uint64_t, std::string> live)
@@ -85,74 +163,24 @@ absl::StatusOr<std::unique_ptr<Outbox>> Outbox::Open(const std::string& path,
     ::close(lock_fd);
     return s;
   }
-  std::string content;
-  char buf[65536];
-  while (true) {
-    ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      absl::Status s = Errno("read", path);
-      ::close(fd);
-      ::close(lock_fd);
-      return s;
-    }
-    if (n == 0) break;
-    content.append(buf, static_cast<size_t>(n));
+  absl::StatusOr<std::string> content = ReadFd(fd, path);
+  if (!content.ok()) {
+    ::close(fd);
+    ::close(lock_fd);
+    return content.status();
   }
 
-  std::map<uint64_t, OutboxEntry> entries;
-  std::map<uint64_t, std::string> lines;
-  uint64_t max_id = 0;
-  size_t line_no = 0, skipped = 0;
-  size_t start = 0;
-  while (start < content.size()) {
-    size_t nl = content.find('\n', start);
-    ++line_no;
-    if (nl == std::string::npos) {
-      PGW_LOG(Warning) << "outbox " << path << ": ignoring incomplete last line " << line_no << " ("
-                       << content.size() - start << " bytes, torn write)";
-      ++skipped;
-      break;
-    }
-    absl::string_view line(content.data() + start, nl - start);
-    start = nl + 1;
-    if (line.size() > 2 && line.substr(0, 2) == "P ") {
-      OutboxEntry e;
-      std::string error;
-      if (!ParsePut(line.substr(2), &e, &error)) {
-        PGW_LOG(Warning) << "outbox " << path << ":" << line_no
-                         << ": unreadable entry skipped: " << error;
-        ++skipped;
-        continue;
-      }
-      max_id = std::max(max_id, e.id);
-      lines[e.id] = absl::StrCat(line, "\n");
-      entries[e.id] = std::move(e);
-    } else if (line.size() > 2 && line.substr(0, 2) == "D ") {
-      uint64_t id = 0;
-      if (!absl::SimpleAtoi(line.substr(2), &id)) {
-        PGW_LOG(Warning) << "outbox " << path << ":" << line_no << ": bad tombstone skipped";
-        ++skipped;
-        continue;
-      }
-      max_id = std::max(max_id, id);
-      entries.erase(id);
-      lines.erase(id);
-    } else if (!line.empty()) {
-      PGW_LOG(Warning) << "outbox " << path << ":" << line_no << ": unknown record skipped";
-      ++skipped;
-    }
-  }
+  Records records = ParseRecords(*content, path);
   pending->clear();
-  for (auto& [id, e] : entries) pending->push_back(std::move(e));
-  std::unique_ptr<Outbox> box(new Outbox(path, fd, max_id + 1, std::move(lines)));
+  for (auto& [id, e] : records.entries) pending->push_back(std::move(e));
+  std::unique_ptr<Outbox> box(new Outbox(path, fd, records.max_id + 1, std::move(records.lines)));
   box->lock_fd_ = lock_fd;
-  if (!pending->empty() || skipped > 0) {
+  if (!pending->empty() || records.skipped > 0) {
     PGW_LOG(Info) << "outbox " << path << ": " << pending->size()
                   << " pending alert deliveries from an earlier run re-queued";
   }
   absl::MutexLock lock(&box->mu_);
-  if (!content.empty()) {
+  if (!content->empty()) {
     absl::Status s = box->CompactLocked();
     if (!s.ok()) return s;
   }
