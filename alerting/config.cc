@@ -1,11 +1,17 @@
 #include "alerting/config.h"
 
+#include <algorithm>
+#include <iterator>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "alerting/sink_registry.h"
 
 namespace pgwarden {
 
@@ -83,86 +89,145 @@ bool HasSecret(const ConfigNode& node, absl::string_view key) {
          node.Has(absl::StrCat(key, "_file"));
 }
 
-void ParseSink(const ConfigNode& s, const AlertingConfig& global, SinkConfig* out) {
-  if (!s.ExpectMap(true)) return;
-  s.CheckKeys({"name", "type", "url", "urls", "routing_key", "routing_key_env", "routing_key_file",
-               "hmac_secret", "hmac_secret_env", "hmac_secret_file", "timeout", "connect_timeout",
-               "retry_initial", "retry_max", "retry_after_max", "resend_interval",
-               "resolve_resend_for"});
-  SinkConfig c;
-  c.connect_timeout = global.connect_timeout;
-  c.name = s.GetRequiredString("name");
-  c.type = s.GetRequiredString("type");
-  const bool pagerduty = c.type == "pagerduty";
-  const bool alertmanager = c.type == "alertmanager";
-  const bool webhook = c.type == "webhook";
-  const bool known = pagerduty || alertmanager || webhook || c.type == "slack";
-  if (!c.type.empty() && !known) {
-    s.ErrorAt("type", absl::StrCat("unknown sink type '", c.type,
-                                   "' (expected pagerduty, alertmanager, slack or webhook)"));
-  }
+// kTimingKeys are read for every sink type; kResendKeys too, but they are
+// rejected for types that do not re-send.
+constexpr const char* kTimingKeys[] = {"timeout", "connect_timeout", "retry_initial", "retry_max",
+                                       "retry_after_max"};
+constexpr const char* kResendKeys[] = {"resend_interval", "resolve_resend_for"};
 
-  // URLs.
+bool MultiUrl(const SinkType& t) { return t.multi_url; }
+bool Resends(const SinkType& t) { return t.resends; }
+
+// SecretKeys are the secret keys of all sink types, in registry order.
+std::vector<absl::string_view> SecretKeys() {
+  std::vector<absl::string_view> keys;
+  for (const SinkType& t : SinkTypes()) {
+    for (const SinkSecret& secret : t.secrets) {
+      if (std::find(keys.begin(), keys.end(), secret.key) == keys.end()) keys.push_back(secret.key);
+    }
+  }
+  return keys;
+}
+
+// SinkKeys is every key a sink section may have, derived from the registry:
+// the common keys, then the type-specific ones.
+std::vector<std::string> SinkKeys() {
+  std::vector<std::string> keys = {"name", "type", "url"};
+  if (!SinkTypesWhere(MultiUrl).empty()) keys.push_back("urls");
+  for (absl::string_view key : SecretKeys()) {
+    keys.emplace_back(key);
+    keys.push_back(absl::StrCat(key, "_env"));
+    keys.push_back(absl::StrCat(key, "_file"));
+  }
+  keys.insert(keys.end(), std::begin(kTimingKeys), std::end(kTimingKeys));
+  if (!SinkTypesWhere(Resends).empty()) {
+    keys.insert(keys.end(), std::begin(kResendKeys), std::end(kResendKeys));
+  }
+  return keys;
+}
+
+// CheckSinkKeys records one error per key of `s` not in SinkKeys(), as
+// ConfigNode::CheckKeys does for a fixed list.
+void CheckSinkKeys(const ConfigNode& s) {
+  static const std::vector<std::string>* const allowed = new std::vector<std::string>(SinkKeys());
+  if (!s.IsMap()) return;
+  for (auto it = s.raw().begin(); it != s.raw().end(); ++it) {
+    if (!it->first.IsScalar()) {
+      s.errors()->Add(it->first.Mark(), s.path(), "keys must be plain strings");
+      continue;
+    }
+    const std::string& key = it->first.Scalar();
+    if (std::find(allowed->begin(), allowed->end(), key) != allowed->end()) continue;
+    s.errors()->Add(
+        it->first.Mark(), s.path().empty() ? key : absl::StrCat(s.path(), ".", key),
+        absl::StrCat("unknown key (allowed here: ", absl::StrJoin(*allowed, ", "), ")"));
+  }
+}
+
+// ParseSinkUrls reads url or urls; `type` is null for an unknown type.
+void ParseSinkUrls(const ConfigNode& s, const SinkType* type, SinkConfig* c) {
   if (s.Has("urls")) {
-    if (!alertmanager && known) {
-      s.ErrorAt("urls", "only for type alertmanager (use url)");
+    if (type != nullptr && !type->multi_url) {
+      s.ErrorAt("urls", absl::StrCat("only for type ", SinkTypesWhere(MultiUrl), " (use url)"));
     } else if (s.Has("url")) {
       s.ErrorAt("urls", "set either url or urls, not both");
     } else {
-      c.urls = s.GetStringList("urls", {});
-      if (c.urls.empty() && s.Child("urls").IsSequence()) s.ErrorAt("urls", "must not be empty");
+      c->urls = s.GetStringList("urls", {});
+      if (c->urls.empty() && s.Child("urls").IsSequence()) s.ErrorAt("urls", "must not be empty");
       std::vector<ConfigNode> items = s.Child("urls").Items();
-      for (size_t i = 0; i < c.urls.size() && i < items.size(); ++i) {
+      for (size_t i = 0; i < c->urls.size() && i < items.size(); ++i) {
         ParsedUrl u;
-        if (!ParseUrl(c.urls[i], &u))
+        if (!ParseUrl(c->urls[i], &u))
           items[i].Error("expected an http:// or https:// URL with a host");
       }
     }
   } else if (s.Has("url")) {
     std::string url = s.GetString("url", "");
     CheckUrl(s, "url", url);
-    c.urls = {url};
-  } else if (pagerduty) {
-    c.urls = {kPagerDutyDefaultUrl};
-  } else if (known) {
+    c->urls = {url};
+  } else if (type != nullptr && type->default_url != nullptr) {
+    c->urls = {type->default_url};
+  } else if (type != nullptr) {
     s.ErrorAt("url",
-              alertmanager ? "missing required key (set url or urls)" : "missing required key");
+              type->multi_url ? "missing required key (set url or urls)" : "missing required key");
   }
+}
 
-  // Secrets.
-  if (pagerduty) {
-    c.routing_key = ReadSecret(s, "routing_key", /*required=*/true);
-  } else if (HasSecret(s, "routing_key") && known) {
-    s.ErrorAt("routing_key", "only for type pagerduty");
+// ParseSinkSecrets reads the secrets of `type` and rejects those of other
+// types.
+void ParseSinkSecrets(const ConfigNode& s, const SinkType* type, SinkConfig* c) {
+  if (type == nullptr) return;
+  for (absl::string_view key : SecretKeys()) {
+    if (const SinkSecret* own = FindSecret(*type, key)) {
+      c->*(own->field) = ReadSecret(s, key, own->required);
+    } else if (HasSecret(s, key)) {
+      s.ErrorAt(key, absl::StrCat("only for type ", SinkTypesWhere([key](const SinkType& t) {
+                                    return FindSecret(t, key) != nullptr;
+                                  })));
+    }
   }
-  if (webhook) {
-    c.hmac_secret = ReadSecret(s, "hmac_secret", /*required=*/false);
-  } else if (HasSecret(s, "hmac_secret") && known) {
-    s.ErrorAt("hmac_secret", "only for type webhook");
-  }
+}
 
-  // Timing.
-  c.timeout = s.GetDuration("timeout", c.timeout);
-  c.connect_timeout = s.GetDuration("connect_timeout", c.connect_timeout);
-  c.retry_initial = s.GetDuration("retry_initial", c.retry_initial);
-  c.retry_max = s.GetDuration("retry_max", c.retry_max);
-  c.retry_after_max = s.GetDuration("retry_after_max", c.retry_after_max);
-  c.resend_interval = s.GetDuration("resend_interval", c.resend_interval);
-  c.resolve_resend_for = s.GetDuration("resolve_resend_for", c.resolve_resend_for);
-  CheckPositive(s, "timeout", c.timeout);
-  CheckPositive(s, "connect_timeout", c.connect_timeout);
-  CheckPositive(s, "retry_initial", c.retry_initial);
-  CheckPositive(s, "retry_max", c.retry_max);
-  CheckPositive(s, "resend_interval", c.resend_interval);
-  if (c.retry_max < c.retry_initial) {
+// ParseSinkTiming reads the timeouts, retry delays and re-send intervals.
+void ParseSinkTiming(const ConfigNode& s, const SinkType* type, SinkConfig* c) {
+  c->timeout = s.GetDuration("timeout", c->timeout);
+  c->connect_timeout = s.GetDuration("connect_timeout", c->connect_timeout);
+  c->retry_initial = s.GetDuration("retry_initial", c->retry_initial);
+  c->retry_max = s.GetDuration("retry_max", c->retry_max);
+  c->retry_after_max = s.GetDuration("retry_after_max", c->retry_after_max);
+  c->resend_interval = s.GetDuration("resend_interval", c->resend_interval);
+  c->resolve_resend_for = s.GetDuration("resolve_resend_for", c->resolve_resend_for);
+  CheckPositive(s, "timeout", c->timeout);
+  CheckPositive(s, "connect_timeout", c->connect_timeout);
+  CheckPositive(s, "retry_initial", c->retry_initial);
+  CheckPositive(s, "retry_max", c->retry_max);
+  CheckPositive(s, "resend_interval", c->resend_interval);
+  if (c->retry_max < c->retry_initial) {
     s.ErrorAt(s.Has("retry_max") ? "retry_max" : "retry_initial",
               "retry_max must be at least retry_initial");
   }
-  if (!alertmanager && known) {
-    for (const char* key : {"resend_interval", "resolve_resend_for"}) {
-      if (s.Has(key)) s.ErrorAt(key, "only for type alertmanager");
+  if (type != nullptr && !type->resends) {
+    for (const char* key : kResendKeys) {
+      if (s.Has(key)) s.ErrorAt(key, absl::StrCat("only for type ", SinkTypesWhere(Resends)));
     }
   }
+}
+
+void ParseSink(const ConfigNode& s, const AlertingConfig& global, SinkConfig* out) {
+  if (!s.ExpectMap(true)) return;
+  CheckSinkKeys(s);
+  SinkConfig c;
+  c.connect_timeout = global.connect_timeout;
+  c.name = s.GetRequiredString("name");
+  c.type = s.GetRequiredString("type");
+  const SinkType* type = FindSinkType(c.type);
+  if (!c.type.empty() && type == nullptr) {
+    s.ErrorAt("type",
+              absl::StrCat("unknown sink type '", c.type, "' (expected ", SinkTypeList(), ")"));
+  }
+  ParseSinkUrls(s, type, &c);
+  ParseSinkSecrets(s, type, &c);
+  ParseSinkTiming(s, type, &c);
   *out = std::move(c);
 }
 

@@ -3,12 +3,13 @@
 
 #include <atomic>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "alerting/alert.h"
 #include "alerting/config.h"
@@ -58,8 +59,8 @@ class AlertDispatcher : public Notifier {
   void Stop();
   // Notify persists (fsync) then enqueues; never blocks on the network.
   void Notify(const Alert& alert) override;
-  // WaitIdle waits up to `timeout` until nothing is pending (for tests and
-  // shutdown); true if idle.
+  // WaitIdle waits up to `timeout` (on the injected clock) until nothing is
+  // pending (for tests and shutdown); true if idle.
   bool WaitIdle(absl::Duration timeout);
   // Pending is the number of entries not yet delivered, over all sinks.
   size_t Pending() const;
@@ -68,14 +69,17 @@ class AlertDispatcher : public Notifier {
   AlertDispatcher() = default;
   void WatchdogLoop();
 
-  std::mutex notify_mu_;
+  // notify_mu_ serialises Notify, so that the outbox and every sink's queue
+  // see alerts in the same order.
+  absl::Mutex notify_mu_;
+  // outbox_, workers_ and clock_ are set by Create and fixed afterwards.
   std::unique_ptr<Outbox> outbox_;
   std::vector<std::unique_ptr<internal::SinkWorker>> workers_;
   Clock* clock_ = nullptr;
-  std::mutex run_mu_;
-  bool started_ = false;
+  absl::Mutex run_mu_;
+  bool started_ ABSL_GUARDED_BY(run_mu_) = false;
   std::atomic<bool> stopping_{false};
-  std::thread watchdog_;
+  std::thread watchdog_ ABSL_GUARDED_BY(run_mu_);
 };
 
 }  // namespace pgwarden

@@ -10,7 +10,7 @@
 namespace pgwarden {
 
 bool RequestGuard::Begin(httplib::Client* client, std::chrono::steady_clock::time_point deadline) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (cancelled_) return false;
   client_ = client;
   deadline_ = deadline;
@@ -19,13 +19,13 @@ bool RequestGuard::Begin(httplib::Client* client, std::chrono::steady_clock::tim
 }
 
 bool RequestGuard::End() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   client_ = nullptr;
   return aborted_;
 }
 
 void RequestGuard::Cancel() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   cancelled_ = true;
   if (client_ != nullptr) {
     aborted_ = true;
@@ -34,12 +34,12 @@ void RequestGuard::Cancel() {
 }
 
 void RequestGuard::Reset() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   cancelled_ = false;
 }
 
 void RequestGuard::CancelIfOverdue(std::chrono::steady_clock::time_point now) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (client_ != nullptr && !aborted_ && now >= deadline_) {
     aborted_ = true;
     client_->stop();
@@ -47,7 +47,7 @@ void RequestGuard::CancelIfOverdue(std::chrono::steady_clock::time_point now) {
 }
 
 bool RequestGuard::cancelled() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return cancelled_;
 }
 
@@ -91,6 +91,7 @@ HttpResponse HttpPostJson(const ParsedUrl& url, const std::string& body,
     }
     httplib::Headers h(headers.begin(), headers.end());
     h.emplace("User-Agent", "pgwarden");
+    // Real time on purpose (see RequestGuard): this bounds the network I/O.
     const auto deadline = std::chrono::steady_clock::now() +
                           std::chrono::microseconds(absl::ToInt64Microseconds(timeout));
     if (guard != nullptr && !guard->Begin(&client, deadline)) {

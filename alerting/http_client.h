@@ -3,9 +3,10 @@
 
 #include <chrono>
 #include <map>
-#include <mutex>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "alerting/config.h"
 
@@ -17,7 +18,9 @@ namespace pgwarden {
 
 // RequestGuard lets another thread abort the request a worker is making:
 // Cancel() (on Stop) and CancelIfOverdue() (the whole-request timeout,
-// checked by the dispatcher's watchdog) shut the socket down.
+// checked by the dispatcher's watchdog) shut the socket down. Deadlines are
+// on the steady clock, not the injected Clock: they bound real network I/O,
+// which a fake clock would never time out.
 class RequestGuard {
  public:
   // Begin registers the client of a request that must end by `deadline`;
@@ -34,11 +37,11 @@ class RequestGuard {
   bool cancelled() const;
 
  private:
-  mutable std::mutex mu_;
-  httplib::Client* client_ = nullptr;
-  std::chrono::steady_clock::time_point deadline_;
-  bool cancelled_ = false;
-  bool aborted_ = false;
+  mutable absl::Mutex mu_;
+  httplib::Client* client_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::chrono::steady_clock::time_point deadline_ ABSL_GUARDED_BY(mu_);
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool aborted_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 // HttpResponse is the outcome of one POST. status is 0 when no HTTP answer

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "alerting/payloads.h"
+#include "core/durable_file.h"
 #include "core/log.h"
 
 namespace pgwarden {
@@ -24,30 +25,6 @@ namespace {
 
 absl::Status Errno(absl::string_view what, const std::string& path) {
   return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
-}
-
-absl::Status WriteAll(int fd, const std::string& data, const std::string& path) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Errno("write", path);
-    }
-    done += static_cast<size_t>(n);
-  }
-  return absl::OkStatus();
-}
-
-absl::Status FsyncDir(const std::string& path) {
-  size_t slash = path.rfind('/');
-  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return Errno("open directory", dir);
-  int rc = ::fsync(dfd);
-  ::close(dfd);
-  if (rc != 0) return Errno("fsync directory", dir);
-  return absl::OkStatus();
 }
 
 std::string PutLine(const OutboxEntry& e) {
@@ -82,6 +59,84 @@ bool ParsePut(absl::string_view json_text, OutboxEntry* e, std::string* error) {
   }
 }
 
+// ReadFd reads `fd` to its end.
+absl::StatusOr<std::string> ReadFd(int fd, const std::string& path) {
+  std::string content;
+  char buf[65536];
+  while (true) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Errno("read", path);
+    }
+    if (n == 0) break;
+    content.append(buf, static_cast<size_t>(n));
+  }
+  return content;
+}
+
+// Records are the live entries of an outbox file.
+struct Records {
+  std::map<uint64_t, OutboxEntry> entries;
+  // lines maps id -> its "P ..." line (with '\n').
+  std::map<uint64_t, std::string> lines;
+  uint64_t max_id = 0;
+  // skipped counts torn, unreadable and unknown lines.
+  size_t skipped = 0;
+};
+
+// ApplyRecord applies one complete line (without its '\n'); false if it was
+// skipped (logged).
+bool ApplyRecord(absl::string_view line, const std::string& path, size_t line_no, Records* r) {
+  if (line.size() > 2 && line.substr(0, 2) == "P ") {
+    OutboxEntry e;
+    std::string error;
+    if (!ParsePut(line.substr(2), &e, &error)) {
+      PGW_LOG(Warning) << "outbox " << path << ":" << line_no
+                       << ": unreadable entry skipped: " << error;
+      return false;
+    }
+    r->max_id = std::max(r->max_id, e.id);
+    r->lines[e.id] = absl::StrCat(line, "\n");
+    r->entries[e.id] = std::move(e);
+  } else if (line.size() > 2 && line.substr(0, 2) == "D ") {
+    uint64_t id = 0;
+    if (!absl::SimpleAtoi(line.substr(2), &id)) {
+      PGW_LOG(Warning) << "outbox " << path << ":" << line_no << ": bad tombstone skipped";
+      return false;
+    }
+    r->max_id = std::max(r->max_id, id);
+    r->entries.erase(id);
+    r->lines.erase(id);
+  } else if (!line.empty()) {
+    PGW_LOG(Warning) << "outbox " << path << ":" << line_no << ": unknown record skipped";
+    return false;
+  }
+  return true;
+}
+
+// ParseRecords replays the records of `content`; a last line without its
+// '\n' is a torn write and ignored.
+Records ParseRecords(const std::string& content, const std::string& path) {
+  Records r;
+  size_t line_no = 0;
+  size_t start = 0;
+  while (start < content.size()) {
+    size_t nl = content.find('\n', start);
+    ++line_no;
+    if (nl == std::string::npos) {
+      PGW_LOG(Warning) << "outbox " << path << ": ignoring incomplete last line " << line_no << " ("
+                       << content.size() - start << " bytes, torn write)";
+      ++r.skipped;
+      break;
+    }
+    absl::string_view line(content.data() + start, nl - start);
+    start = nl + 1;
+    if (!ApplyRecord(line, path, line_no, &r)) ++r.skipped;
+  }
+  return r;
+}
+
 }  // namespace
 
 Outbox::Outbox(std::string path, int fd, uint64_t next_id, std::map<uint64_t, std::string> live)
@@ -108,74 +163,24 @@ absl::StatusOr<std::unique_ptr<Outbox>> Outbox::Open(const std::string& path,
     ::close(lock_fd);
     return s;
   }
-  std::string content;
-  char buf[65536];
-  while (true) {
-    ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      absl::Status s = Errno("read", path);
-      ::close(fd);
-      ::close(lock_fd);
-      return s;
-    }
-    if (n == 0) break;
-    content.append(buf, static_cast<size_t>(n));
+  absl::StatusOr<std::string> content = ReadFd(fd, path);
+  if (!content.ok()) {
+    ::close(fd);
+    ::close(lock_fd);
+    return content.status();
   }
 
-  std::map<uint64_t, OutboxEntry> entries;
-  std::map<uint64_t, std::string> lines;
-  uint64_t max_id = 0;
-  size_t line_no = 0, skipped = 0;
-  size_t start = 0;
-  while (start < content.size()) {
-    size_t nl = content.find('\n', start);
-    ++line_no;
-    if (nl == std::string::npos) {
-      PGW_LOG(Warning) << "outbox " << path << ": ignoring incomplete last line " << line_no << " ("
-                       << content.size() - start << " bytes, torn write)";
-      ++skipped;
-      break;
-    }
-    absl::string_view line(content.data() + start, nl - start);
-    start = nl + 1;
-    if (line.size() > 2 && line.substr(0, 2) == "P ") {
-      OutboxEntry e;
-      std::string error;
-      if (!ParsePut(line.substr(2), &e, &error)) {
-        PGW_LOG(Warning) << "outbox " << path << ":" << line_no
-                         << ": unreadable entry skipped: " << error;
-        ++skipped;
-        continue;
-      }
-      max_id = std::max(max_id, e.id);
-      lines[e.id] = absl::StrCat(line, "\n");
-      entries[e.id] = std::move(e);
-    } else if (line.size() > 2 && line.substr(0, 2) == "D ") {
-      uint64_t id = 0;
-      if (!absl::SimpleAtoi(line.substr(2), &id)) {
-        PGW_LOG(Warning) << "outbox " << path << ":" << line_no << ": bad tombstone skipped";
-        ++skipped;
-        continue;
-      }
-      max_id = std::max(max_id, id);
-      entries.erase(id);
-      lines.erase(id);
-    } else if (!line.empty()) {
-      PGW_LOG(Warning) << "outbox " << path << ":" << line_no << ": unknown record skipped";
-      ++skipped;
-    }
-  }
+  Records records = ParseRecords(*content, path);
   pending->clear();
-  for (auto& [id, e] : entries) pending->push_back(std::move(e));
-  std::unique_ptr<Outbox> box(new Outbox(path, fd, max_id + 1, std::move(lines)));
+  for (auto& [id, e] : records.entries) pending->push_back(std::move(e));
+  std::unique_ptr<Outbox> box(new Outbox(path, fd, records.max_id + 1, std::move(records.lines)));
   box->lock_fd_ = lock_fd;
-  if (!pending->empty() || skipped > 0) {
+  if (!pending->empty() || records.skipped > 0) {
     PGW_LOG(Info) << "outbox " << path << ": " << pending->size()
                   << " pending alert deliveries from an earlier run re-queued";
   }
-  std::lock_guard<std::mutex> lock(box->mu_);
-  if (!content.empty()) {
+  absl::MutexLock lock(&box->mu_);
+  if (!content->empty()) {
     absl::Status s = box->CompactLocked();
     if (!s.ok()) return s;
   }
@@ -183,14 +188,11 @@ absl::StatusOr<std::unique_ptr<Outbox>> Outbox::Open(const std::string& path,
 }
 
 absl::Status Outbox::WriteLocked(const std::string& data) {
-  absl::Status s = WriteAll(fd_, data, path_);
-  if (!s.ok()) return s;
-  if (::fdatasync(fd_) != 0) return Errno("fdatasync", path_);
-  return absl::OkStatus();
+  return AppendDurably(fd_, data, path_);
 }
 
 absl::Status Outbox::Append(std::vector<OutboxEntry>* entries) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   std::string data;
   for (OutboxEntry& e : *entries) {
     e.id = next_id_++;
@@ -202,7 +204,7 @@ absl::Status Outbox::Append(std::vector<OutboxEntry>* entries) {
 }
 
 absl::Status Outbox::MarkDone(uint64_t id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (live_.erase(id) == 0) return absl::OkStatus();
   absl::Status s = WriteLocked(absl::StrCat("D ", id, "\n"));
   if (!s.ok()) return s;
@@ -212,22 +214,14 @@ absl::Status Outbox::MarkDone(uint64_t id) {
 }
 
 size_t Outbox::live() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return live_.size();
 }
 
 absl::Status Outbox::CompactLocked() {
-  const std::string tmp = path_ + ".tmp";
-  int tfd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (tfd < 0) return Errno("open", tmp);
   std::string data;
   for (const auto& [id, line] : live_) data.append(line);
-  absl::Status s = WriteAll(tfd, data, tmp);
-  if (s.ok() && ::fdatasync(tfd) != 0) s = Errno("fdatasync", tmp);
-  ::close(tfd);
-  if (!s.ok()) return s;
-  if (::rename(tmp.c_str(), path_.c_str()) != 0) return Errno("rename to", path_);
-  s = FsyncDir(path_);
+  absl::Status s = WriteFileDurably(path_, data, 0600);
   if (!s.ok()) return s;
   int nfd = ::open(path_.c_str(), O_RDWR | O_APPEND | O_CLOEXEC, 0600);
   if (nfd < 0) return Errno("reopen", path_);

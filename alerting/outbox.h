@@ -4,12 +4,13 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "alerting/alert.h"
 
@@ -34,10 +35,11 @@ struct OutboxEntry {
 //   D N
 //
 // P adds a pending entry, D tombstones it (delivered, rejected or dropped).
-// Appends are fdatasync'ed before Append/MarkDone return. A last line without
-// its '\n' (a torn write) and unreadable lines are skipped with a warning.
-// The file is rewritten (temp file, fsync, rename, fsync of the directory)
-// at Open and whenever tombstones outnumber live entries (and exceed 1024).
+// Appends are fdatasync'ed (AppendDurably) before Append/MarkDone return. A
+// last line without its '\n' (a torn write) and unreadable lines are skipped
+// with a warning. The file is rewritten (WriteFileDurably: temp file, fsync,
+// rename, fsync of the directory) at Open and whenever tombstones outnumber
+// live entries (and exceed 1024).
 // Only one process may hold the file (flock).
 class Outbox {
  public:
@@ -58,17 +60,20 @@ class Outbox {
 
  private:
   Outbox(std::string path, int fd, uint64_t next_id, std::map<uint64_t, std::string> live);
-  absl::Status CompactLocked();
-  absl::Status WriteLocked(const std::string& data);
+  // CompactLocked rewrites the file with the live entries only and reopens it.
+  absl::Status CompactLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // WriteLocked appends `data` and syncs it.
+  absl::Status WriteLocked(const std::string& data) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string path_;
-  mutable std::mutex mu_;
-  int fd_;
+  mutable absl::Mutex mu_;
+  int fd_ ABSL_GUARDED_BY(mu_);
+  // lock_fd_ holds the flock; set once by Open before the outbox is shared.
   int lock_fd_ = -1;
-  uint64_t next_id_;
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_);
   // live_ maps id -> its "P ..." line (with '\n').
-  std::map<uint64_t, std::string> live_;
-  size_t tombstones_ = 0;
+  std::map<uint64_t, std::string> live_ ABSL_GUARDED_BY(mu_);
+  size_t tombstones_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace pgwarden

@@ -52,8 +52,9 @@ class Sink {
   virtual void Resend(absl::Time /*now*/, RequestGuard* /*guard*/) {}
 };
 
-// MakeSink builds the sink for `config` (type pagerduty, alertmanager,
-// slack or webhook).
+// MakeSink builds the sink for `config`, whose type must be one of
+// SinkTypes() (alerting/sink_registry.h: pagerduty, alertmanager, slack or
+// webhook); it checks the URLs and the type's required secrets first.
 absl::StatusOr<std::unique_ptr<Sink>> MakeSink(const SinkConfig& config, Clock* clock);
 
 }  // namespace pgwarden

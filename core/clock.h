@@ -1,8 +1,8 @@
 #ifndef PGWARDEN_CORE_CLOCK_H_
 #define PGWARDEN_CORE_CLOCK_H_
 
-#include <mutex>
-
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
@@ -32,22 +32,25 @@ class FakeClock : public Clock {
  public:
   explicit FakeClock(absl::Time start = absl::FromUnixSeconds(1700000000)) : now_(start) {}
   absl::Time Now() const override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return now_;
   }
+  // SleepFor moves the clock forward by `d` at once.
   void SleepFor(absl::Duration d) const override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     now_ += d;
   }
+  // Advance moves the clock forward by `d`.
   void Advance(absl::Duration d) { SleepFor(d); }
+  // Set moves the clock to `t`.
   void Set(absl::Time t) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     now_ = t;
   }
 
  private:
-  mutable std::mutex mu_;
-  mutable absl::Time now_;
+  mutable absl::Mutex mu_;
+  mutable absl::Time now_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace pgwarden

@@ -1,10 +1,7 @@
 #include "detectors/replay.h"
 
-#include <unistd.h>
-
 #include <cerrno>
 #include <cmath>
-#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -17,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "core/durable_file.h"
 
 namespace pgwarden {
 namespace {
@@ -45,32 +43,6 @@ absl::StatusOr<std::string> ReadAll(const std::string& path) {
   ss << in.rdbuf();
   if (in.bad()) return absl::DataLossError(absl::StrCat("replay: cannot read ", path));
   return ss.str();
-}
-
-// WriteAtomically writes `data` to a temporary file next to `path` and
-// renames it into place, so a failure never leaves a half-written file.
-absl::Status WriteAtomically(const std::string& path, const std::string& data) {
-  std::string tmp = absl::StrCat(path, ".tmp.", getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) {
-      return absl::PermissionDeniedError(
-          absl::StrCat("replay: cannot write ", path, ": ", std::strerror(errno)));
-    }
-    out.write(data.data(), static_cast<std::streamsize>(data.size()));
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      return absl::DataLossError(absl::StrCat("replay: write to ", path, " failed"));
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    std::remove(tmp.c_str());
-    return absl::PermissionDeniedError(
-        absl::StrCat("replay: cannot write ", path, ": ", std::strerror(err)));
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -164,7 +136,13 @@ absl::Status Replay(const ReplayOptions& options) {
     if (!std::cout) return absl::DataLossError("replay: write to stdout failed");
     return absl::OkStatus();
   }
-  return WriteAtomically(options.output, out);
+  // 0666 less the umask, as a shell redirection would create it.
+  absl::Status s = WriteFileDurably(options.output, out, 0666);
+  if (!s.ok()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("replay: cannot write ", options.output, ": ", s.message()));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace pgwarden

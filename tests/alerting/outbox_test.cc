@@ -1,5 +1,6 @@
 #include "alerting/outbox.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <string>
 
 #include "catch2/catch.hpp"
+#include "core/durable_file.h"
 
 namespace pgwarden {
 namespace {
@@ -139,6 +141,36 @@ TEST_CASE("outbox compacts tombstones and keeps live entries", "[alerting][outbo
   REQUIRE(again.ok());
   REQUIRE(pending.size() == 1);
   CHECK(pending[0].alert.dedup_key == "keep-me");
+}
+
+TEST_CASE("outbox reports a failing fsync from Append, MarkDone and the compaction at Open",
+          "[alerting][outbox]") {
+  TempDir dir;
+  const std::string path = dir.path + "/outbox.log";
+  std::vector<OutboxEntry> pending;
+  auto box = Outbox::Open(path, &pending);
+  REQUIRE(box.ok());
+  std::vector<OutboxEntry> first = {Entry("pd", "k1", AlertAction::kTrigger)};
+  REQUIRE((*box)->Append(&first).ok());
+
+  internal::FsyncFunction previous = internal::SetFsyncForTesting([](int) {
+    errno = EIO;
+    return -1;
+  });
+  std::vector<OutboxEntry> second = {Entry("pd", "k2", AlertAction::kTrigger)};
+  absl::Status append = (*box)->Append(&second);
+  absl::Status done = (*box)->MarkDone(first[0].id);
+  box->reset();
+  auto reopened = Outbox::Open(path, &pending);  // compacts the non-empty file
+  internal::SetFsyncForTesting(previous);
+
+  INFO(append.ToString() << "\n" << done.ToString());
+  CHECK_FALSE(append.ok());
+  CHECK_THAT(std::string(append.message()), Catch::Contains("fdatasync " + path + ": "));
+  CHECK_FALSE(done.ok());
+  CHECK_THAT(std::string(done.message()), Catch::Contains(path));
+  REQUIRE_FALSE(reopened.ok());
+  CHECK_THAT(std::string(reopened.status().message()), Catch::Contains(path));
 }
 
 }  // namespace
