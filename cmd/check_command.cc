@@ -7,6 +7,7 @@
 #include "agent/config.h"
 #include "cmd/cli.h"
 #include "cmd/privileges.h"
+#include "core/clock.h"
 #include "sources/pg_sampler.h"
 
 namespace pgwarden {
@@ -24,7 +25,7 @@ int CheckCommand(const ParsedArgs& args) {
   for (const TargetConfig& t : cfg->targets) {
     PgSampler sampler(t.dsn, TableFilter(t.include, t.exclude),
                       PgSamplerOptions{t.connect_timeout, t.statement_timeout, "pgwarden-check"});
-    absl::StatusOr<Snapshot> snap = sampler.Sample(absl::Now());
+    absl::StatusOr<Snapshot> snap = sampler.Sample(RealClock::Get()->Now());
     if (!snap.ok()) {
       std::cout << "target " << t.name << ": FAILED: " << snap.status().message() << "\n";
       ok = false;
