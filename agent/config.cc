@@ -136,6 +136,82 @@ std::string HostName() {
   return buf;
 }
 
+// ParseGlobals reads the top-level scalar settings into *cfg.
+void ParseGlobals(const ConfigNode& top, AgentConfig* cfg) {
+  cfg->environment = top.GetString("environment", cfg->environment);
+  if (!ValidName(cfg->environment)) {
+    top.ErrorAt("environment", "must be 1-63 characters of letters, digits, '_', '-' or '.'");
+  }
+  cfg->instance = top.GetString("instance", HostName());
+  cfg->listen = top.GetString("listen", cfg->listen);
+  cfg->interval = top.GetDuration("interval", cfg->interval);
+  if (cfg->interval < absl::Milliseconds(100)) top.ErrorAt("interval", "must be at least 100ms");
+  if (cfg->interval > absl::Hours(1)) top.ErrorAt("interval", "must be at most 1h");
+  cfg->log_level = top.GetString("log_level", cfg->log_level);
+  LogLevel level;
+  if (!ParseLogLevel(cfg->log_level, &level)) {
+    top.ErrorAt("log_level", "expected debug, info, warning or error");
+  }
+  cfg->state_dir = top.GetString("state_dir", cfg->state_dir);
+  cfg->reconnect_max_backoff = top.GetDuration("reconnect_max_backoff", cfg->reconnect_max_backoff);
+  if (cfg->reconnect_max_backoff < absl::Seconds(1)) {
+    top.ErrorAt("reconnect_max_backoff", "must be at least 1s");
+  }
+}
+
+// ParseTargets reads the `targets:` list (required, not empty).
+void ParseTargets(const ConfigNode& top, std::vector<TargetConfig>* out) {
+  ConfigNode targets = top.Child("targets");
+  if (!targets.IsDefined()) {
+    top.ErrorAt("targets", "missing: name at least one database to watch");
+  } else if (!targets.IsSequence()) {
+    targets.Error("expected a list of targets");
+  } else if (targets.raw().size() == 0) {
+    targets.Error("must name at least one database to watch");
+  }
+  std::set<std::string> names;
+  for (const ConfigNode& t : targets.IsSequence() ? targets.Items() : std::vector<ConfigNode>{}) {
+    TargetConfig tc;
+    ParseTarget(t, &names, &tc);
+    out->push_back(std::move(tc));
+  }
+}
+
+// ParseDetectors reads the `detectors:` section, one signal per key.
+void ParseDetectors(const ConfigNode& top, DetectorsConfig* detectors) {
+  ConfigNode det = top.Child("detectors");
+  if (det.IsDefined() && det.ExpectMap()) {
+    det.CheckKeys({"rows", "delete_rate", "rollback_ratio", "failed_logins"});
+    ParseSignal(det, "rows", &detectors->rows);
+    ParseSignal(det, "delete_rate", &detectors->delete_rate);
+    ParseSignal(det, "rollback_ratio", &detectors->rollback_ratio);
+    ParseSignal(det, "failed_logins", &detectors->failed_logins);
+  }
+}
+
+// ParseIncidents reads the `incidents:` section.
+void ParseIncidents(const ConfigNode& top, absl::Duration* resolve_after) {
+  ConfigNode inc = top.Child("incidents");
+  if (inc.IsDefined() && inc.ExpectMap()) {
+    inc.CheckKeys({"resolve_after"});
+    *resolve_after = inc.GetDuration("resolve_after", *resolve_after);
+    if (*resolve_after < absl::Seconds(1)) inc.ErrorAt("resolve_after", "must be at least 1s");
+  }
+}
+
+// ParseActionSections reads `alerting:` and `remediation:` (the latter's
+// defaults apply when it is absent).
+void ParseActionSections(const ConfigNode& top, AgentConfig* cfg) {
+  ConfigNode alerting = top.Child("alerting");
+  if (alerting.IsDefined() && alerting.ExpectMap()) ParseAlertingConfig(alerting, &cfg->alerting);
+  ConfigNode remediation = top.Child("remediation");
+  if (remediation.IsDefined() && remediation.ExpectMap()) {
+    ParseRemediationConfig(remediation, &cfg->remediation);
+  } else if (!remediation.IsDefined()) {
+    ParseRemediationConfig(remediation, &cfg->remediation);  // defaults
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<AgentConfig> ParseConfig(const std::string& text, const std::string& path) {
@@ -157,66 +233,12 @@ absl::StatusOr<AgentConfig> ParseConfig(const std::string& text, const std::stri
   top.CheckKeys({"environment", "instance", "listen", "interval", "log_level", "state_dir",
                  "reconnect_max_backoff", "targets", "detectors", "incidents", "maintenance",
                  "alerting", "remediation"});
-  cfg.environment = top.GetString("environment", cfg.environment);
-  if (!ValidName(cfg.environment)) {
-    top.ErrorAt("environment", "must be 1-63 characters of letters, digits, '_', '-' or '.'");
-  }
-  cfg.instance = top.GetString("instance", HostName());
-  cfg.listen = top.GetString("listen", cfg.listen);
-  cfg.interval = top.GetDuration("interval", cfg.interval);
-  if (cfg.interval < absl::Milliseconds(100)) top.ErrorAt("interval", "must be at least 100ms");
-  if (cfg.interval > absl::Hours(1)) top.ErrorAt("interval", "must be at most 1h");
-  cfg.log_level = top.GetString("log_level", cfg.log_level);
-  LogLevel level;
-  if (!ParseLogLevel(cfg.log_level, &level)) {
-    top.ErrorAt("log_level", "expected debug, info, warning or error");
-  }
-  cfg.state_dir = top.GetString("state_dir", cfg.state_dir);
-  cfg.reconnect_max_backoff = top.GetDuration("reconnect_max_backoff", cfg.reconnect_max_backoff);
-  if (cfg.reconnect_max_backoff < absl::Seconds(1)) {
-    top.ErrorAt("reconnect_max_backoff", "must be at least 1s");
-  }
-
-  ConfigNode targets = top.Child("targets");
-  if (!targets.IsDefined()) {
-    top.ErrorAt("targets", "missing: name at least one database to watch");
-  } else if (!targets.IsSequence()) {
-    targets.Error("expected a list of targets");
-  } else if (targets.raw().size() == 0) {
-    targets.Error("must name at least one database to watch");
-  }
-  std::set<std::string> names;
-  for (const ConfigNode& t : targets.IsSequence() ? targets.Items() : std::vector<ConfigNode>{}) {
-    TargetConfig tc;
-    ParseTarget(t, &names, &tc);
-    cfg.targets.push_back(std::move(tc));
-  }
-
-  ConfigNode det = top.Child("detectors");
-  if (det.IsDefined() && det.ExpectMap()) {
-    det.CheckKeys({"rows", "delete_rate", "rollback_ratio", "failed_logins"});
-    ParseSignal(det, "rows", &cfg.detectors.rows);
-    ParseSignal(det, "delete_rate", &cfg.detectors.delete_rate);
-    ParseSignal(det, "rollback_ratio", &cfg.detectors.rollback_ratio);
-    ParseSignal(det, "failed_logins", &cfg.detectors.failed_logins);
-  }
-
-  ConfigNode inc = top.Child("incidents");
-  if (inc.IsDefined() && inc.ExpectMap()) {
-    inc.CheckKeys({"resolve_after"});
-    cfg.resolve_after = inc.GetDuration("resolve_after", cfg.resolve_after);
-    if (cfg.resolve_after < absl::Seconds(1)) inc.ErrorAt("resolve_after", "must be at least 1s");
-  }
+  ParseGlobals(top, &cfg);
+  ParseTargets(top, &cfg.targets);
+  ParseDetectors(top, &cfg.detectors);
+  ParseIncidents(top, &cfg.resolve_after);
   ParseMaintenance(top.Child("maintenance"), &cfg.maintenance);
-
-  ConfigNode alerting = top.Child("alerting");
-  if (alerting.IsDefined() && alerting.ExpectMap()) ParseAlertingConfig(alerting, &cfg.alerting);
-  ConfigNode remediation = top.Child("remediation");
-  if (remediation.IsDefined() && remediation.ExpectMap()) {
-    ParseRemediationConfig(remediation, &cfg.remediation);
-  } else if (!remediation.IsDefined()) {
-    ParseRemediationConfig(remediation, &cfg.remediation);  // defaults
-  }
+  ParseActionSections(top, &cfg);
 
   if (!errors.empty()) return errors.ToStatus();
   return cfg;

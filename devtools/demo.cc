@@ -10,11 +10,14 @@
 #include <atomic>
 #include <fstream>
 #include <iostream>
-#include <mutex>
+#include <memory>
 #include <sstream>
+#include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "agent/agent.h"
 #include "core/log.h"
@@ -63,44 +66,69 @@ std::string MetricLines(int port, const std::vector<std::string>& wanted) {
   return out;
 }
 
-}  // namespace
+// PrintError reports a step of the demo that failed.
+void PrintError(const absl::Status& s) { std::cerr << "pgwarden demo: " << s.message() << "\n"; }
 
-int RunDemo(const DemoOptions& options) {
-  const absl::Duration duration = options.duration;
-  const std::string& listen = options.listen;
-  SetLogLevel(LogLevel::kWarning);
-  signal(SIGINT, OnSignal);
-  signal(SIGTERM, OnSignal);
-  signal(SIGPIPE, SIG_IGN);
-
+// StartShop starts the throwaway cluster and creates the shop database in it;
+// null (after printing why) if either fails.
+std::unique_ptr<LocalPostgres> StartShop(bool keep) {
   Say("starting a throwaway PostgreSQL 15 cluster on 127.0.0.1 ...");
   LocalPostgresOptions pgopts;
-  pgopts.keep = options.keep;
+  pgopts.keep = keep;
   absl::StatusOr<std::unique_ptr<LocalPostgres>> pg = LocalPostgres::Start(pgopts);
   if (!pg.ok()) {
-    std::cerr << "pgwarden demo: " << pg.status().message() << "\n";
-    return kDemoExitFailure;
+    PrintError(pg.status());
+    return nullptr;
   }
   Say(absl::StrCat("PostgreSQL up on port ", (*pg)->port(), " (data in ", (*pg)->dir(), ")"));
   Say("creating database shop with 200,000 customers ...");
   if (absl::Status s = CreateShop(**pg, 200000); !s.ok()) {
-    std::cerr << "pgwarden demo: " << s.message() << "\n";
-    return kDemoExitFailure;
+    PrintError(s);
+    return nullptr;
+  }
+  return *std::move(pg);
+}
+
+// LocalPager is a real HTTP receiver speaking PagerDuty Events v2 on
+// 127.0.0.1; it narrates each page it receives.
+class LocalPager {
+ public:
+  LocalPager() {
+    server_.Post("/v2/enqueue", [this](const httplib::Request& req, httplib::Response& res) {
+      Receive(req, &res);
+    });
   }
 
-  // A local pager: a real HTTP receiver speaking PagerDuty Events v2.
-  httplib::Server pager;
-  std::mutex pages_mu;
-  std::vector<nlohmann::json> pages;
-  pager.Post("/v2/enqueue", [&](const httplib::Request& req, httplib::Response& res) {
+  // Start binds a free port, serves it on a thread and returns the port.
+  int Start() {
+    const int port = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    return port;
+  }
+
+  // HasPages reports whether a page has arrived.
+  bool HasPages() {
+    absl::MutexLock lock(&mu_);
+    return !pages_.empty();
+  }
+
+  // Stop stops the server and joins its thread.
+  void Stop() {
+    server_.stop();
+    thread_.join();
+  }
+
+ private:
+  // Receive records and narrates one event.
+  void Receive(const httplib::Request& req, httplib::Response* res) {
     nlohmann::json ev = nlohmann::json::parse(req.body, nullptr, false);
     if (ev.is_discarded()) {
-      res.status = 400;
+      res->status = 400;
       return;
     }
     {
-      std::lock_guard<std::mutex> lock(pages_mu);
-      pages.push_back(ev);
+      absl::MutexLock lock(&mu_);
+      pages_.push_back(ev);
     }
     const std::string action = ev.value("event_action", "?");
     std::string line =
@@ -110,58 +138,75 @@ int RunDemo(const DemoOptions& options) {
                       ev["payload"].value("summary", ""));
     }
     Say(line);
-    res.status = 202;
-    res.set_content(R"({"status":"success","message":"Event processed"})", "application/json");
-  });
-  const int pager_port = pager.bind_to_any_port("127.0.0.1");
-  std::thread pager_thread([&] { pager.listen_after_bind(); });
-  Say(absl::StrCat("local pager (PagerDuty Events v2 receiver) on http://127.0.0.1:", pager_port,
-                   "/v2/enqueue"));
-
-  const std::string config_path = (*pg)->dir() + "/pgwarden.yaml";
-  {
-    std::ofstream cfg(config_path);
-    cfg << "environment: production\n"
-        << "listen: " << listen << "\n"
-        << "interval: 1s\n"
-        << "state_dir: " << (*pg)->dir() << "/state\n"
-        << "targets:\n"
-        << "  - name: shop\n"
-        << "    dsn: \"" << (*pg)->Dsn("shop", "pgwarden") << "\"\n"
-        << "    tables:\n"
-        << "      include: [\"public.*\"]\n"
-        << "alerting:\n"
-        << "  sinks:\n"
-        << "    - name: oncall\n"
-        << "      type: pagerduty\n"
-        << "      url: http://127.0.0.1:" << pager_port << "/v2/enqueue\n"
-        << "      routing_key: \"R0UTINGKEY0000000000000000000000\"\n"
-        << "remediation:\n"
-        << "  mode: enforce\n"
-        << "  actions: [nologin, revoke_writes, terminate]\n"
-        << "  protected_roles: [postgres, pgwarden]\n";
+    res->status = 202;
+    res->set_content(R"({"status":"success","message":"Event processed"})", "application/json");
   }
+
+  httplib::Server server_;
+  absl::Mutex mu_;
+  std::vector<nlohmann::json> pages_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;  // serves server_; joined by Stop()
+};
+
+// WriteDemoConfig writes the agent's config into the cluster's directory
+// and returns its path.
+std::string WriteDemoConfig(const LocalPostgres& pg, const std::string& listen, int pager_port) {
+  std::string config_path = pg.dir() + "/pgwarden.yaml";
+  std::ofstream cfg(config_path);
+  cfg << "environment: production\n"
+      << "listen: " << listen << "\n"
+      << "interval: 1s\n"
+      << "state_dir: " << pg.dir() << "/state\n"
+      << "targets:\n"
+      << "  - name: shop\n"
+      << "    dsn: \"" << pg.Dsn("shop", "pgwarden") << "\"\n"
+      << "    tables:\n"
+      << "      include: [\"public.*\"]\n"
+      << "alerting:\n"
+      << "  sinks:\n"
+      << "    - name: oncall\n"
+      << "      type: pagerduty\n"
+      << "      url: http://127.0.0.1:" << pager_port << "/v2/enqueue\n"
+      << "      routing_key: \"R0UTINGKEY0000000000000000000000\"\n"
+      << "remediation:\n"
+      << "  mode: enforce\n"
+      << "  actions: [nologin, revoke_writes, terminate]\n"
+      << "  protected_roles: [postgres, pgwarden]\n";
+  return config_path;
+}
+
+// StartAgent loads the config at `config_path` and starts an agent on it;
+// null (after printing why) if that fails.
+std::unique_ptr<Agent> StartAgent(const std::string& config_path) {
   absl::StatusOr<AgentConfig> config = LoadConfig(config_path);
   if (!config.ok()) {
-    std::cerr << "pgwarden demo: " << config.status().message() << "\n";
-    return kDemoExitFailure;
+    PrintError(config.status());
+    return nullptr;
   }
   absl::StatusOr<std::unique_ptr<Agent>> agent = Agent::Create(*config, RealClock::Get());
   if (!agent.ok()) {
-    std::cerr << "pgwarden demo: " << agent.status().message() << "\n";
-    return kDemoExitFailure;
+    PrintError(agent.status());
+    return nullptr;
   }
   if (absl::Status s = (*agent)->Start(); !s.ok()) {
-    std::cerr << "pgwarden demo: " << s.message() << "\n";
-    return kDemoExitFailure;
+    PrintError(s);
+    return nullptr;
   }
-  const int port = (*agent)->http_port();
-  Say(absl::StrCat("pgwarden agent running: http://127.0.0.1:", port, "/metrics  /status  ",
-                   "(config ", config_path, ")"));
+  return *std::move(agent);
+}
 
-  ChurnWorkload churn((*pg)->Dsn(kShopDatabase, kAppRole, kAppPassword));
-  churn.Start();
-  Say("normal shop traffic running (inserts, updates, small deletes, a few errors) ...");
+// StartCleanup announces and starts the cleanup script against the shop.
+absl::StatusOr<pid_t> StartCleanup(const LocalPostgres& pg) {
+  Say("!!! the nightly cleanup script, meant for staging, starts on PRODUCTION:");
+  Say("    DELETE FROM customers ... LIMIT 1000, one transaction per batch, ~5,000 rows/s");
+  return StartCleanupJob(pg, CleanupScriptSql("customers", 200, 1000, absl::Milliseconds(200)));
+}
+
+// RunIncident lets normal traffic run for 12s, starts the cleanup script and
+// narrates until `duration` is up (or Ctrl-C); *paged tells whether the
+// pager got a page. Returns the demo's exit code so far.
+int RunIncident(const LocalPostgres& pg, LocalPager& pager, int port, absl::Duration duration,
+                bool* paged) {
   const std::vector<std::string> wanted = {"pgwarden_up{", "pgwarden_table_rows{",
                                            "pgwarden_anomaly_score{", "pgwarden_incidents_total{",
                                            "pgwarden_remediation_actions_total{"};
@@ -169,30 +214,23 @@ int RunDemo(const DemoOptions& options) {
   pid_t job = -1;
   if (Wait(absl::Seconds(12))) {
     std::cout << MetricLines(port, {"pgwarden_up{", "pgwarden_table_rows{"});
-    Say("!!! the nightly cleanup script, meant for staging, starts on PRODUCTION:");
-    Say("    DELETE FROM customers ... LIMIT 1000, one transaction per batch, ~5,000 rows/s");
-    absl::StatusOr<pid_t> started =
-        StartCleanupJob(**pg, CleanupScriptSql("customers", 200, 1000, absl::Milliseconds(200)));
+    absl::StatusOr<pid_t> started = StartCleanup(pg);
     if (!started.ok()) {
-      std::cerr << "pgwarden demo: " << started.status().message() << "\n";
+      PrintError(started.status());
       rc = kDemoExitFailure;
     } else {
       job = *started;
     }
   }
   const absl::Time incident_start = absl::Now();
-  bool paged = false;
   while (rc == kDemoExitOk && absl::Now() - incident_start < duration - absl::Seconds(12)) {
     if (!Wait(absl::Seconds(1))) break;
-    {
-      std::lock_guard<std::mutex> lock(pages_mu);
-      if (!pages.empty() && !paged) {
-        paged = true;
-        Say(absl::StrCat("paged ",
-                         absl::FormatDuration(
-                             absl::Trunc(absl::Now() - incident_start, absl::Milliseconds(100))),
-                         " after the script started"));
-      }
+    if (pager.HasPages() && !*paged) {
+      *paged = true;
+      Say(absl::StrCat(
+          "paged ",
+          absl::FormatDuration(absl::Trunc(absl::Now() - incident_start, absl::Milliseconds(100))),
+          " after the script started"));
     }
     if (job > 0 && WaitProcess(job, absl::ZeroDuration()).ok()) {
       Say("the cleanup script has stopped (its session was terminated or it finished)");
@@ -201,17 +239,52 @@ int RunDemo(const DemoOptions& options) {
     }
   }
   if (job > 0) StopProcess(job, absl::Seconds(2));
-  churn.Stop();
-  auto left = (*pg)->Psql("SELECT count(*) FROM customers", kShopDatabase);
+  return rc;
+}
+
+// Report prints what is left of the shop and the agent's final status.
+void Report(const LocalPostgres& pg, const Agent& agent, int port) {
+  auto left = pg.Psql("SELECT count(*) FROM customers", kShopDatabase);
   if (left.ok()) Say(absl::StrCat("customers left: ", *left, " (the table started with 200,000+)"));
-  auto login = (*pg)->Psql("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'cleanup_job'");
+  auto login = pg.Psql("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'cleanup_job'");
   if (login.ok()) Say(absl::StrCat("cleanup_job can log in: ", *login == "t" ? "yes" : "no"));
   std::cout << "\nFinal status ("
             << "http://127.0.0.1:" << port << "/status):\n"
-            << (*agent)->StatusJson() << "\n";
-  (*agent)->Stop();
-  pager.stop();
-  pager_thread.join();
+            << agent.StatusJson() << "\n";
+}
+
+}  // namespace
+
+int RunDemo(const DemoOptions& options) {
+  SetLogLevel(LogLevel::kWarning);
+  signal(SIGINT, OnSignal);
+  signal(SIGTERM, OnSignal);
+  signal(SIGPIPE, SIG_IGN);
+
+  std::unique_ptr<LocalPostgres> pg = StartShop(options.keep);
+  if (pg == nullptr) return kDemoExitFailure;
+
+  LocalPager pager;
+  const int pager_port = pager.Start();
+  Say(absl::StrCat("local pager (PagerDuty Events v2 receiver) on http://127.0.0.1:", pager_port,
+                   "/v2/enqueue"));
+
+  const std::string config_path = WriteDemoConfig(*pg, options.listen, pager_port);
+  std::unique_ptr<Agent> agent = StartAgent(config_path);
+  if (agent == nullptr) return kDemoExitFailure;
+  const int port = agent->http_port();
+  Say(absl::StrCat("pgwarden agent running: http://127.0.0.1:", port, "/metrics  /status  ",
+                   "(config ", config_path, ")"));
+
+  ChurnWorkload churn(pg->Dsn(kShopDatabase, kAppRole, kAppPassword));
+  churn.Start();
+  Say("normal shop traffic running (inserts, updates, small deletes, a few errors) ...");
+  bool paged = false;
+  const int rc = RunIncident(*pg, pager, port, options.duration, &paged);
+  churn.Stop();
+  Report(*pg, *agent, port);
+  agent->Stop();
+  pager.Stop();
   Say(paged ? "demo done: the incident was paged." : "demo done: NO page arrived.");
   return paged ? rc : kDemoExitFailure;
 }

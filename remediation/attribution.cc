@@ -54,6 +54,142 @@ bool HoldsWriteLock(const std::string& modes) {
          modes.find("ShareRowExclusiveLock") != std::string::npos;
 }
 
+// AttributionFailed wraps an error met while attributing the request's table.
+absl::Status AttributionFailed(const AttributionRequest& request, const absl::Status& s) {
+  return absl::UnavailableError(
+      absl::StrCat("attributing ", request.schema, ".", request.table, ": ", s.message()));
+}
+
+// LookUpOid finds the oid of the request's schema.table.
+absl::StatusOr<int64_t> LookUpOid(pg::Session& conn, const AttributionRequest& request) {
+  absl::StatusOr<pg::Result> r = conn.Query(kOidSql, {request.schema, request.table});
+  if (!r.ok()) return AttributionFailed(request, r.status());
+  if (r->empty()) {
+    return absl::NotFoundError(
+        absl::StrCat("table ", request.schema, ".", request.table, " not found"));
+  }
+  return (*r)[0].Int(0);
+}
+
+// AddSessionSuspects adds to *culprits the roles whose sessions write the
+// table (or hold a write lock on it in an open transaction while already
+// suspected), and collects in *removers the roles whose sessions are removing
+// rows from it (DELETE, TRUNCATE, DROP, or a write lock in an open
+// transaction): only these are suspects without statement evidence; an
+// UPDATE alone removes nothing.
+void AddSessionSuspects(const std::vector<SessionInfo>& sessions,
+                        std::map<std::string, Culprit>* culprits, std::set<std::string>* removers) {
+  for (const SessionInfo& s : sessions) {
+    const bool writes = !s.writes.empty();
+    for (const std::string& w : s.writes) {
+      if (absl::StartsWith(w, "DELETE") || absl::StartsWith(w, "TRUNCATE") ||
+          absl::StartsWith(w, "DROP")) {
+        removers->insert(s.role);
+      }
+    }
+    const bool locked = HoldsWriteLock(s.lock_modes) && s.xact_age_seconds >= 0;
+    if (!writes && !(locked && culprits->count(s.role))) continue;
+    Culprit& c = (*culprits)[s.role];
+    c.role = s.role;
+    if (writes &&
+        std::find(c.evidence.begin(), c.evidence.end(), "pg_stat_activity") == c.evidence.end()) {
+      c.evidence.push_back("pg_stat_activity");
+    }
+    if (locked) {
+      c.in_flight = true;
+      removers->insert(s.role);
+      if (std::find(c.evidence.begin(), c.evidence.end(), "pg_locks") == c.evidence.end()) {
+        c.evidence.push_back("pg_locks");
+      }
+    }
+  }
+}
+
+// ShareTruncatedRows gives the rows the deletes do not explain to the
+// truncaters, in equal shares.
+void ShareTruncatedRows(int64_t rows_dropped, std::map<std::string, Culprit>* culprits) {
+  int64_t deleted_total = 0;
+  int truncaters = 0;
+  for (const auto& entry : *culprits) {
+    deleted_total += entry.second.rows_attributed;
+    if (entry.second.truncates > 0) ++truncaters;
+  }
+  if (truncaters > 0 && rows_dropped > deleted_total) {
+    for (auto& entry : *culprits) {
+      if (entry.second.truncates > 0) {
+        entry.second.rows_attributed += (rows_dropped - deleted_total) / truncaters;
+      }
+    }
+  }
+}
+
+// AttachSessions copies the role's sessions into *c, the writing / locking
+// ones first, and takes its application and client from the first.
+void AttachSessions(const std::vector<SessionInfo>& sessions, Culprit* c) {
+  std::vector<const SessionInfo*> mine;
+  for (const SessionInfo& s : sessions) {
+    if (s.role == c->role) mine.push_back(&s);
+  }
+  std::stable_sort(mine.begin(), mine.end(), [](const SessionInfo* a, const SessionInfo* b) {
+    const int ra = (!a->writes.empty() ? 2 : 0) + (!a->lock_modes.empty() ? 1 : 0);
+    const int rb = (!b->writes.empty() ? 2 : 0) + (!b->lock_modes.empty() ? 1 : 0);
+    return ra > rb;
+  });
+  for (const SessionInfo* s : mine) {
+    c->pids.push_back(s->pid);
+    c->sessions.push_back(*s);
+  }
+  if (!mine.empty()) {
+    c->application = mine.front()->application;
+    c->client = mine.front()->client;
+  }
+}
+
+// SumCulprits adds the culprits' rows to out->rows_attributed, attaches their
+// sessions and rates, and returns how many are suspects on activity alone.
+int SumCulprits(const std::vector<SessionInfo>& sessions, const std::set<std::string>& removers,
+                std::map<std::string, Culprit>* culprits, Attribution* out) {
+  int activity_only = 0;
+  for (auto& entry : *culprits) {
+    Culprit& c = entry.second;
+    out->rows_attributed += c.rows_attributed;
+    if (c.rows_attributed == 0 && c.truncates == 0 && removers.count(c.role) > 0) {
+      ++activity_only;
+    }
+    AttachSessions(sessions, &c);
+    if (out->window_seconds > 0) c.rows_per_second = c.rows_attributed / out->window_seconds;
+  }
+  return activity_only;
+}
+
+// RankCulprits sets each culprit's confidence, moves them into
+// out->culprits (most rows first) and sets the overall confidence.
+void RankCulprits(int64_t rows_dropped, int activity_only, const std::set<std::string>& removers,
+                  std::map<std::string, Culprit>* culprits, Attribution* out) {
+  const int64_t denominator = rows_dropped > 0 ? rows_dropped : out->rows_attributed;
+  for (auto& entry : *culprits) {
+    Culprit& c = entry.second;
+    if (c.rows_attributed > 0 && denominator > 0) {
+      c.confidence = std::min(1.0, static_cast<double>(c.rows_attributed) / denominator);
+    } else if (out->rows_attributed == 0 && activity_only > 0 && removers.count(c.role) > 0) {
+      c.confidence = kActivityOnlyConfidence / activity_only;
+    }
+    out->culprits.push_back(std::move(c));
+  }
+  std::stable_sort(out->culprits.begin(), out->culprits.end(),
+                   [](const Culprit& a, const Culprit& b) {
+                     if (a.rows_attributed != b.rows_attributed) {
+                       return a.rows_attributed > b.rows_attributed;
+                     }
+                     return a.confidence > b.confidence;
+                   });
+  if (out->rows_attributed > 0 && denominator > 0) {
+    out->confidence = std::min(1.0, static_cast<double>(out->rows_attributed) / denominator);
+  } else if (!out->culprits.empty()) {
+    out->confidence = out->culprits.front().confidence;
+  }
+}
+
 }  // namespace
 
 nlohmann::json SessionInfo::ToJson() const {
@@ -252,6 +388,21 @@ absl::StatusOr<std::vector<SessionInfo>> Attributor::ReadSessions(pg::Session& c
   return sessions;
 }
 
+std::map<std::string, Culprit> Attributor::StatementCulprits(
+    const std::map<std::string, RoleStats>& by_role) {
+  std::map<std::string, Culprit> culprits;
+  for (const auto& [role, stats] : by_role) {
+    if (stats.deleted <= 0 && stats.truncates <= 0 && stats.updated <= 0) continue;
+    Culprit& c = culprits[role];
+    c.role = role;
+    c.rows_attributed = stats.deleted;
+    c.rows_updated = stats.updated;
+    c.truncates = stats.truncates;
+    c.evidence.push_back("pg_stat_statements");
+  }
+  return culprits;
+}
+
 absl::StatusOr<Attribution> Attributor::Attribute(pg::Session& conn,
                                                   const AttributionRequest& request) {
   Attribution out;
@@ -264,28 +415,20 @@ absl::StatusOr<Attribution> Attributor::Attribute(pg::Session& conn,
   if (!available.ok()) return available.status();
   out.statements_available = *available;
 
-  auto failed = [&](const absl::Status& s) {
-    return absl::UnavailableError(
-        absl::StrCat("attributing ", request.schema, ".", request.table, ": ", s.message()));
-  };
   if (out.oid == 0) {
-    absl::StatusOr<pg::Result> r = conn.Query(kOidSql, {request.schema, request.table});
-    if (!r.ok()) return failed(r.status());
-    if (r->empty()) {
-      return absl::NotFoundError(
-          absl::StrCat("table ", request.schema, ".", request.table, " not found"));
-    }
-    out.oid = (*r)[0].Int(0);
+    absl::StatusOr<int64_t> oid = LookUpOid(conn, request);
+    if (!oid.ok()) return oid.status();
+    out.oid = *oid;
   }
   std::map<std::string, RoleStats> by_role;
   if (out.statements_available) {
     absl::StatusOr<std::map<std::string, RoleStats>> stats =
         ReadRoleStats(conn, request, &out.window_seconds);
-    if (!stats.ok()) return failed(stats.status());
+    if (!stats.ok()) return AttributionFailed(request, stats.status());
     by_role = *std::move(stats);
   }
   absl::StatusOr<std::vector<SessionInfo>> read = ReadSessions(conn, request, out.oid);
-  if (!read.ok()) return failed(read.status());
+  if (!read.ok()) return AttributionFailed(request, read.status());
   std::vector<SessionInfo> sessions = *std::move(read);
   for (const SessionInfo& s : sessions) {
     if (!s.lock_modes.empty()) out.lock_holders.push_back(s);
@@ -293,107 +436,12 @@ absl::StatusOr<Attribution> Attributor::Attribute(pg::Session& conn,
 
   // Roles under suspicion: statement evidence, or a session whose current or
   // last statement writes the table, or that holds a write lock on it.
-  std::map<std::string, Culprit> culprits;
-  for (const auto& [role, stats] : by_role) {
-    if (stats.deleted <= 0 && stats.truncates <= 0 && stats.updated <= 0) continue;
-    Culprit& c = culprits[role];
-    c.role = role;
-    c.rows_attributed = stats.deleted;
-    c.rows_updated = stats.updated;
-    c.truncates = stats.truncates;
-    c.evidence.push_back("pg_stat_statements");
-  }
-  // Roles whose sessions are removing rows from the table (DELETE, TRUNCATE,
-  // DROP) or hold a write lock on it in an open transaction: only these are
-  // suspects without statement evidence; an UPDATE alone removes nothing.
+  std::map<std::string, Culprit> culprits = StatementCulprits(by_role);
   std::set<std::string> removers;
-  for (const SessionInfo& s : sessions) {
-    const bool writes = !s.writes.empty();
-    for (const std::string& w : s.writes) {
-      if (absl::StartsWith(w, "DELETE") || absl::StartsWith(w, "TRUNCATE") ||
-          absl::StartsWith(w, "DROP")) {
-        removers.insert(s.role);
-      }
-    }
-    const bool locked = HoldsWriteLock(s.lock_modes) && s.xact_age_seconds >= 0;
-    if (!writes && !(locked && culprits.count(s.role))) continue;
-    Culprit& c = culprits[s.role];
-    c.role = s.role;
-    if (writes &&
-        std::find(c.evidence.begin(), c.evidence.end(), "pg_stat_activity") == c.evidence.end()) {
-      c.evidence.push_back("pg_stat_activity");
-    }
-    if (locked) {
-      c.in_flight = true;
-      removers.insert(s.role);
-      if (std::find(c.evidence.begin(), c.evidence.end(), "pg_locks") == c.evidence.end()) {
-        c.evidence.push_back("pg_locks");
-      }
-    }
-  }
-  // TRUNCATE rows are what the deletes do not explain, shared by truncaters.
-  int64_t deleted_total = 0;
-  int truncaters = 0;
-  for (const auto& entry : culprits) {
-    deleted_total += entry.second.rows_attributed;
-    if (entry.second.truncates > 0) ++truncaters;
-  }
-  if (truncaters > 0 && request.rows_dropped > deleted_total) {
-    for (auto& entry : culprits) {
-      if (entry.second.truncates > 0) {
-        entry.second.rows_attributed += (request.rows_dropped - deleted_total) / truncaters;
-      }
-    }
-  }
-  int activity_only = 0;
-  for (auto& entry : culprits) {
-    Culprit& c = entry.second;
-    out.rows_attributed += c.rows_attributed;
-    if (c.rows_attributed == 0 && c.truncates == 0 && removers.count(c.role) > 0) {
-      ++activity_only;
-    }
-    // Sessions of the role, the writing / locking ones first.
-    std::vector<const SessionInfo*> mine;
-    for (const SessionInfo& s : sessions) {
-      if (s.role == c.role) mine.push_back(&s);
-    }
-    std::stable_sort(mine.begin(), mine.end(), [](const SessionInfo* a, const SessionInfo* b) {
-      const int ra = (!a->writes.empty() ? 2 : 0) + (!a->lock_modes.empty() ? 1 : 0);
-      const int rb = (!b->writes.empty() ? 2 : 0) + (!b->lock_modes.empty() ? 1 : 0);
-      return ra > rb;
-    });
-    for (const SessionInfo* s : mine) {
-      c.pids.push_back(s->pid);
-      c.sessions.push_back(*s);
-    }
-    if (!mine.empty()) {
-      c.application = mine.front()->application;
-      c.client = mine.front()->client;
-    }
-    if (out.window_seconds > 0) c.rows_per_second = c.rows_attributed / out.window_seconds;
-  }
-  const int64_t denominator = request.rows_dropped > 0 ? request.rows_dropped : out.rows_attributed;
-  for (auto& entry : culprits) {
-    Culprit& c = entry.second;
-    if (c.rows_attributed > 0 && denominator > 0) {
-      c.confidence = std::min(1.0, static_cast<double>(c.rows_attributed) / denominator);
-    } else if (out.rows_attributed == 0 && activity_only > 0 && removers.count(c.role) > 0) {
-      c.confidence = kActivityOnlyConfidence / activity_only;
-    }
-    out.culprits.push_back(std::move(c));
-  }
-  std::stable_sort(out.culprits.begin(), out.culprits.end(),
-                   [](const Culprit& a, const Culprit& b) {
-                     if (a.rows_attributed != b.rows_attributed) {
-                       return a.rows_attributed > b.rows_attributed;
-                     }
-                     return a.confidence > b.confidence;
-                   });
-  if (out.rows_attributed > 0 && denominator > 0) {
-    out.confidence = std::min(1.0, static_cast<double>(out.rows_attributed) / denominator);
-  } else if (!out.culprits.empty()) {
-    out.confidence = out.culprits.front().confidence;
-  }
+  AddSessionSuspects(sessions, &culprits, &removers);
+  ShareTruncatedRows(request.rows_dropped, &culprits);
+  const int activity_only = SumCulprits(sessions, removers, &culprits, &out);
+  RankCulprits(request.rows_dropped, activity_only, removers, &culprits, &out);
   return out;
 }
 

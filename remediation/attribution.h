@@ -162,6 +162,10 @@ class Attributor {
   absl::StatusOr<std::vector<SessionInfo>> ReadSessions(pg::Session& conn,
                                                         const AttributionRequest& request,
                                                         int64_t oid);
+  // StatementCulprits names a culprit for each role with statement evidence
+  // of removed, updated or truncated rows.
+  static std::map<std::string, Culprit> StatementCulprits(
+      const std::map<std::string, RoleStats>& by_role);
 
   const Clock* clock_;
   AttributorOptions options_;

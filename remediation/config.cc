@@ -46,13 +46,10 @@ std::string RemediationConfig::AuditPath(const std::string& state_dir) const {
   return absl::StrCat(state_dir.empty() ? "." : state_dir, "/audit.log");
 }
 
-void ParseRemediationConfig(const ConfigNode& node, RemediationConfig* out) {
-  *out = RemediationConfig();
-  if (!node.ExpectMap(false)) return;
-  node.CheckKeys({"mode", "actions", "protected_roles", "min_confidence", "min_rows",
-                  "max_roles_per_hour", "audit_file", "advisory_lock_key", "cancel_grace",
-                  "statement_timeout", "runaway", "inflight"});
+namespace {
 
+// ParseMode reads `mode:` (off, dry-run or enforce).
+void ParseMode(const ConfigNode& node, RemediationConfig* out) {
   const std::string mode = node.GetString("mode", "dry-run");
   if (mode == "off") {
     out->mode = RemediationMode::kOff;
@@ -63,34 +60,46 @@ void ParseRemediationConfig(const ConfigNode& node, RemediationConfig* out) {
   } else {
     node.ErrorAt("mode", absl::StrCat("unknown mode \"", mode, "\" (off, dry-run or enforce)"));
   }
+}
 
-  if (node.Has("actions")) {
-    ConfigNode list = node.Child("actions");
-    if (!list.IsSequence()) {
-      node.ErrorAt("actions", "expected a list of actions (nologin, revoke_writes, terminate)");
-    } else {
-      out->actions.clear();
-      for (const ConfigNode& item : list.Items()) {
-        const std::string name = item.AsString();
-        ActionKind kind;
-        if (name == "nologin") {
-          kind = ActionKind::kNologin;
-        } else if (name == "revoke_writes") {
-          kind = ActionKind::kRevokeWrites;
-        } else if (name == "terminate") {
-          kind = ActionKind::kTerminate;
-        } else {
-          if (item.IsScalar()) {
-            item.Error(absl::StrCat("unknown action \"", name,
-                                    "\" (nologin, revoke_writes or terminate)"));
-          }
-          continue;
-        }
-        if (!out->HasAction(kind)) out->actions.push_back(kind);
-      }
+// ParseActionKind maps a configured action name to its kind; false (with an
+// error on a scalar item) for an unknown name.
+bool ParseActionKind(const ConfigNode& item, ActionKind* kind) {
+  const std::string name = item.AsString();
+  if (name == "nologin") {
+    *kind = ActionKind::kNologin;
+  } else if (name == "revoke_writes") {
+    *kind = ActionKind::kRevokeWrites;
+  } else if (name == "terminate") {
+    *kind = ActionKind::kTerminate;
+  } else {
+    if (item.IsScalar()) {
+      item.Error(
+          absl::StrCat("unknown action \"", name, "\" (nologin, revoke_writes or terminate)"));
     }
+    return false;
   }
+  return true;
+}
 
+// ParseActions reads `actions:`, when present, replacing the default list.
+void ParseActions(const ConfigNode& node, RemediationConfig* out) {
+  if (!node.Has("actions")) return;
+  ConfigNode list = node.Child("actions");
+  if (!list.IsSequence()) {
+    node.ErrorAt("actions", "expected a list of actions (nologin, revoke_writes, terminate)");
+    return;
+  }
+  out->actions.clear();
+  for (const ConfigNode& item : list.Items()) {
+    ActionKind kind;
+    if (!ParseActionKind(item, &kind)) continue;
+    if (!out->HasAction(kind)) out->actions.push_back(kind);
+  }
+}
+
+// ParseLimits reads the guard rails: protected roles, thresholds and timeouts.
+void ParseLimits(const ConfigNode& node, RemediationConfig* out) {
   out->protected_roles = node.GetStringList("protected_roles", out->protected_roles);
   out->min_confidence = node.GetDouble("min_confidence", out->min_confidence);
   if (out->min_confidence < 0 || out->min_confidence > 1) {
@@ -108,30 +117,46 @@ void ParseRemediationConfig(const ConfigNode& node, RemediationConfig* out) {
   if (out->statement_timeout < absl::Milliseconds(100)) {
     node.ErrorAt("statement_timeout", "must be at least 100ms");
   }
+}
 
-  ConfigNode runaway = node.Child("runaway");
-  if (runaway.ExpectMap(false)) {
-    runaway.CheckKeys({"enabled", "idle_in_transaction", "statement", "blocking"});
-    out->runaway.enabled = runaway.GetBool("enabled", out->runaway.enabled);
-    out->runaway.idle_in_transaction =
-        runaway.GetDuration("idle_in_transaction", out->runaway.idle_in_transaction);
-    out->runaway.statement = runaway.GetDuration("statement", out->runaway.statement);
-    out->runaway.blocking = runaway.GetDuration("blocking", out->runaway.blocking);
-    const std::pair<const char*, absl::Duration> limits[] = {
-        {"idle_in_transaction", out->runaway.idle_in_transaction},
-        {"statement", out->runaway.statement},
-        {"blocking", out->runaway.blocking}};
-    for (const auto& [key, value] : limits) {
-      if (value < absl::Seconds(1)) runaway.ErrorAt(key, "must be at least 1s");
-    }
+// ParseRunaway reads the `runaway:` section.
+void ParseRunaway(const ConfigNode& runaway, RunawayConfig* out) {
+  if (!runaway.ExpectMap(false)) return;
+  runaway.CheckKeys({"enabled", "idle_in_transaction", "statement", "blocking"});
+  out->enabled = runaway.GetBool("enabled", out->enabled);
+  out->idle_in_transaction = runaway.GetDuration("idle_in_transaction", out->idle_in_transaction);
+  out->statement = runaway.GetDuration("statement", out->statement);
+  out->blocking = runaway.GetDuration("blocking", out->blocking);
+  const std::pair<const char*, absl::Duration> limits[] = {
+      {"idle_in_transaction", out->idle_in_transaction},
+      {"statement", out->statement},
+      {"blocking", out->blocking}};
+  for (const auto& [key, value] : limits) {
+    if (value < absl::Seconds(1)) runaway.ErrorAt(key, "must be at least 1s");
   }
-  ConfigNode inflight = node.Child("inflight");
-  if (inflight.ExpectMap(false)) {
-    inflight.CheckKeys({"enabled", "allowed_roles"});
-    out->inflight.enabled = inflight.GetBool("enabled", out->inflight.enabled);
-    out->inflight.allowed_roles =
-        inflight.GetStringList("allowed_roles", out->inflight.allowed_roles);
-  }
+}
+
+// ParseInflight reads the `inflight:` section.
+void ParseInflight(const ConfigNode& inflight, InflightConfig* out) {
+  if (!inflight.ExpectMap(false)) return;
+  inflight.CheckKeys({"enabled", "allowed_roles"});
+  out->enabled = inflight.GetBool("enabled", out->enabled);
+  out->allowed_roles = inflight.GetStringList("allowed_roles", out->allowed_roles);
+}
+
+}  // namespace
+
+void ParseRemediationConfig(const ConfigNode& node, RemediationConfig* out) {
+  *out = RemediationConfig();
+  if (!node.ExpectMap(false)) return;
+  node.CheckKeys({"mode", "actions", "protected_roles", "min_confidence", "min_rows",
+                  "max_roles_per_hour", "audit_file", "advisory_lock_key", "cancel_grace",
+                  "statement_timeout", "runaway", "inflight"});
+  ParseMode(node, out);
+  ParseActions(node, out);
+  ParseLimits(node, out);
+  ParseRunaway(node.Child("runaway"), &out->runaway);
+  ParseInflight(node.Child("inflight"), &out->inflight);
 }
 
 }  // namespace pgwarden

@@ -24,6 +24,80 @@ bool IsIdentChar(char c) {
   return IsIdentStart(c) || std::isdigit(static_cast<unsigned char>(c)) || c == '$';
 }
 
+std::vector<Token> Tokenize(absl::string_view s);
+
+// SkipStringLiteral returns the index just past the '...' literal opening at
+// s[i] ('' inside is an escaped quote; unterminated: the end of s).
+size_t SkipStringLiteral(absl::string_view s, size_t i) {
+  const size_t n = s.size();
+  ++i;
+  while (i < n) {
+    if (s[i] == '\'' && i + 1 < n && s[i + 1] == '\'') {
+      i += 2;
+    } else if (s[i] == '\'') {
+      ++i;
+      break;
+    } else {
+      ++i;
+    }
+  }
+  return i;
+}
+
+// ReadQuotedIdent reads the "..." identifier opening at s[i] into *ident
+// ("" inside is one '"') and returns the index just past it.
+size_t ReadQuotedIdent(absl::string_view s, size_t i, std::string* ident) {
+  const size_t n = s.size();
+  ++i;
+  while (i < n) {
+    if (s[i] == '"' && i + 1 < n && s[i + 1] == '"') {
+      ident->push_back('"');
+      i += 2;
+    } else if (s[i] == '"') {
+      ++i;
+      break;
+    } else {
+      ident->push_back(s[i++]);
+    }
+  }
+  return i;
+}
+
+// ReadDollarQuote handles a '$' at s[i] followed by '$' or an identifier
+// start: a $tag$ ... $tag$ body is tokenized as statements between two ';'
+// tokens at `depth`. Returns the index to continue at.
+size_t ReadDollarQuote(absl::string_view s, size_t i, int depth, std::vector<Token>* out) {
+  const size_t n = s.size();
+  size_t j = i + 1;
+  while (j < n && s[j] != '$' && IsIdentChar(s[j])) ++j;
+  if (j >= n || s[j] != '$') return j;
+  const std::string tag(s.substr(i, j - i + 1));
+  const size_t end = s.find(tag, j + 1);
+  const size_t body_end = end == absl::string_view::npos ? n : end;
+  // A dollar-quoted body may be PL/pgSQL (DO blocks, functions): scan
+  // it as statements too.
+  out->push_back({Token::kPunct, ";", depth});
+  for (Token& inner : Tokenize(s.substr(j + 1, body_end - j - 1))) {
+    inner.depth += depth;
+    out->push_back(std::move(inner));
+  }
+  out->push_back({Token::kPunct, ";", depth});
+  return end == absl::string_view::npos ? n : end + tag.size();
+}
+
+// OtherEnd returns where a run of other characters (operators, numbers,
+// placeholders) starting at s[i] ends.
+size_t OtherEnd(absl::string_view s, size_t i) {
+  const size_t n = s.size();
+  size_t j = i + 1;
+  while (j < n && !std::isspace(static_cast<unsigned char>(s[j])) && !IsIdentStart(s[j]) &&
+         s[j] != '(' && s[j] != ')' && s[j] != ';' && s[j] != ',' && s[j] != '\'' && s[j] != '"' &&
+         s[j] != '.') {
+    ++j;
+  }
+  return j;
+}
+
 // Tokenize splits SQL into tokens; ';' becomes a punctuation token.
 std::vector<Token> Tokenize(absl::string_view s) {
   std::vector<Token> out;
@@ -40,53 +114,15 @@ std::vector<Token> Tokenize(absl::string_view s) {
       const size_t end = s.find("*/", i + 2);
       i = end == absl::string_view::npos ? n : end + 2;
     } else if (c == '\'') {
-      ++i;
-      while (i < n) {
-        if (s[i] == '\'' && i + 1 < n && s[i + 1] == '\'') {
-          i += 2;
-        } else if (s[i] == '\'') {
-          ++i;
-          break;
-        } else {
-          ++i;
-        }
-      }
+      i = SkipStringLiteral(s, i);
       out.push_back({Token::kOther, "'", depth});
     } else if (c == '"') {
       std::string ident;
-      ++i;
-      while (i < n) {
-        if (s[i] == '"' && i + 1 < n && s[i + 1] == '"') {
-          ident.push_back('"');
-          i += 2;
-        } else if (s[i] == '"') {
-          ++i;
-          break;
-        } else {
-          ident.push_back(s[i++]);
-        }
-      }
+      i = ReadQuotedIdent(s, i, &ident);
       out.push_back({Token::kQuoted, ident, depth});
     } else if (c == '$' && i + 1 < n && (s[i + 1] == '$' || IsIdentStart(s[i + 1]))) {
       // Dollar quote $tag$ ... $tag$ (a $1 placeholder starts with a digit).
-      size_t j = i + 1;
-      while (j < n && s[j] != '$' && IsIdentChar(s[j])) ++j;
-      if (j < n && s[j] == '$') {
-        const std::string tag(s.substr(i, j - i + 1));
-        const size_t end = s.find(tag, j + 1);
-        const size_t body_end = end == absl::string_view::npos ? n : end;
-        // A dollar-quoted body may be PL/pgSQL (DO blocks, functions): scan
-        // it as statements too.
-        out.push_back({Token::kPunct, ";", depth});
-        for (Token& inner : Tokenize(s.substr(j + 1, body_end - j - 1))) {
-          inner.depth += depth;
-          out.push_back(std::move(inner));
-        }
-        out.push_back({Token::kPunct, ";", depth});
-        i = end == absl::string_view::npos ? n : end + tag.size();
-      } else {
-        i = j;
-      }
+      i = ReadDollarQuote(s, i, depth, &out);
     } else if (IsIdentStart(c)) {
       size_t j = i;
       while (j < n && IsIdentChar(s[j])) ++j;
@@ -104,12 +140,7 @@ std::vector<Token> Tokenize(absl::string_view s) {
       out.push_back({Token::kPunct, std::string(1, c), depth});
       ++i;
     } else {
-      size_t j = i + 1;
-      while (j < n && !std::isspace(static_cast<unsigned char>(s[j])) && !IsIdentStart(s[j]) &&
-             s[j] != '(' && s[j] != ')' && s[j] != ';' && s[j] != ',' && s[j] != '\'' &&
-             s[j] != '"' && s[j] != '.') {
-        ++j;
-      }
+      const size_t j = OtherEnd(s, i);
       out.push_back({Token::kOther, std::string(s.substr(i, j - i)), depth});
       i = j;
     }

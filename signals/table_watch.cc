@@ -42,6 +42,59 @@ void Rebaseline(TableState& st, const TableStat& stat, absl::Time now) {
   if (st.rows) st.rows_score = st.rows->Update(now, st.level).score;
   st.delete_rate_score = 0;
 }
+
+// TruncateEvent describes a TRUNCATE of `stat` (rows and relfilenode before
+// in `prev`).
+SignalEvent TruncateEvent(const TableStat& prev, const TableStat& stat, absl::Time now) {
+  SignalEvent ev = TableEvent(SignalKind::kTruncate, stat, Severity::kCritical, now);
+  ev.description = absl::StrCat("table ", stat.schema, ".", stat.name, " was truncated (",
+                                FormatCount(prev.live_rows - stat.live_rows), " of ",
+                                FormatCount(prev.live_rows), " rows gone)");
+  ev.figures = {{"rows_before", prev.live_rows},
+                {"rows_now", stat.live_rows},
+                {"relfilenode_before", prev.relfilenode},
+                {"relfilenode_now", stat.relfilenode}};
+  return ev;
+}
+
+// RowLossEvent describes the level detector's alert `r` on `stat`, whose
+// level fell to `level` with `deletes` deletes in the last `dt` seconds.
+SignalEvent RowLossEvent(const TableStat& prev, const TableStat& stat, const DetectorResult& r,
+                         double level, int64_t deletes, double dt, absl::Time now) {
+  const double base = std::isfinite(r.baseline) && r.baseline > level ? r.baseline : prev.live_rows;
+  const int64_t lost = static_cast<int64_t>(std::llround(base - level));
+  SignalEvent ev = TableEvent(SignalKind::kRowLoss, stat, Severity::kCritical, now);
+  ev.score = r.score;
+  const double pct = base > 0 ? 100.0 * static_cast<double>(lost) / base : 0;
+  ev.description =
+      absl::StrFormat("table %s.%s lost %s of %s rows (%.1f%%); deleting at %s rows/s", stat.schema,
+                      stat.name, FormatCount(lost), FormatCount(static_cast<int64_t>(base)), pct,
+                      FormatCount(static_cast<int64_t>(deletes / dt)));
+  ev.figures = {{"rows_baseline", static_cast<int64_t>(base)},
+                {"rows_now", stat.live_rows},
+                {"rows_lost", lost},
+                {"deleted_in_interval", deletes},
+                {"delete_rate_per_s", deletes / dt},
+                {"score", r.score}};
+  return ev;
+}
+
+// DeleteSpikeEvent describes the delete-rate detector's alert `r` on `stat`.
+SignalEvent DeleteSpikeEvent(const TableStat& stat, const DetectorResult& r, double rate,
+                             int64_t deletes, int64_t live_delta, absl::Time now) {
+  SignalEvent ev = TableEvent(SignalKind::kDeleteSpike, stat, Severity::kError, now);
+  ev.score = r.score;
+  ev.description = absl::StrFormat(
+      "table %s.%s: deletes jumped to %s rows/s (normal %s rows/s)", stat.schema, stat.name,
+      FormatCount(static_cast<int64_t>(rate)),
+      FormatCount(static_cast<int64_t>(std::isfinite(r.baseline) ? r.baseline : 0)));
+  ev.figures = {{"delete_rate_per_s", rate},
+                {"delete_rate_baseline", std::isfinite(r.baseline) ? r.baseline : 0.0},
+                {"deleted_in_interval", deletes},
+                {"live_rows_delta", live_delta},
+                {"score", r.score}};
+  return ev;
+}
 }  // namespace
 
 TargetWatch::TargetWatch(DetectorFactories factories, Silencer silencer)
@@ -120,19 +173,15 @@ void TargetWatch::ProcessTable(const TableStat& stat, absl::Time now, WatchResul
   // FULL and CLUSTER also change relfilenode but keep the rows.)
   if (stat.relfilenode != prev.relfilenode && prev.live_rows > 0 &&
       stat.live_rows <= prev.live_rows / 2) {
-    SignalEvent ev = TableEvent(SignalKind::kTruncate, stat, Severity::kCritical, now);
-    ev.description = absl::StrCat("table ", stat.schema, ".", stat.name, " was truncated (",
-                                  FormatCount(prev.live_rows - stat.live_rows), " of ",
-                                  FormatCount(prev.live_rows), " rows gone)");
-    ev.figures = {{"rows_before", prev.live_rows},
-                  {"rows_now", stat.live_rows},
-                  {"relfilenode_before", prev.relfilenode},
-                  {"relfilenode_now", stat.relfilenode}};
-    Emit(std::move(ev), out);
+    Emit(TruncateEvent(prev, stat, now), out);
     Rebaseline(st, stat, now);
     return;
   }
+  UpdateTableDetectors(st, prev, stat, now, dt, out);
+}
 
+void TargetWatch::UpdateTableDetectors(TableState& st, const TableStat& prev, const TableStat& stat,
+                                       absl::Time now, double dt, WatchResult* out) {
   const int64_t deletes = stat.deleted - prev.deleted;
   const int64_t live_delta = stat.live_rows - prev.live_rows;
   // The level follows live rows, but a fall is only believed up to the
@@ -144,25 +193,7 @@ void TargetWatch::ProcessTable(const TableStat& stat, absl::Time now, WatchResul
   if (st.rows) {
     DetectorResult r = st.rows->Update(now, st.level);
     st.rows_score = r.score;
-    if (r.alert) {
-      const double base =
-          std::isfinite(r.baseline) && r.baseline > st.level ? r.baseline : prev.live_rows;
-      const int64_t lost = static_cast<int64_t>(std::llround(base - st.level));
-      SignalEvent ev = TableEvent(SignalKind::kRowLoss, stat, Severity::kCritical, now);
-      ev.score = r.score;
-      const double pct = base > 0 ? 100.0 * static_cast<double>(lost) / base : 0;
-      ev.description = absl::StrFormat(
-          "table %s.%s lost %s of %s rows (%.1f%%); deleting at %s rows/s", stat.schema, stat.name,
-          FormatCount(lost), FormatCount(static_cast<int64_t>(base)), pct,
-          FormatCount(static_cast<int64_t>(deletes / dt)));
-      ev.figures = {{"rows_baseline", static_cast<int64_t>(base)},
-                    {"rows_now", stat.live_rows},
-                    {"rows_lost", lost},
-                    {"deleted_in_interval", deletes},
-                    {"delete_rate_per_s", deletes / dt},
-                    {"score", r.score}};
-      Emit(std::move(ev), out);
-    }
+    if (r.alert) Emit(RowLossEvent(prev, stat, r, st.level, deletes, dt, now), out);
   }
 
   if (st.delete_rate) {
@@ -173,17 +204,7 @@ void TargetWatch::ProcessTable(const TableStat& stat, absl::Time now, WatchResul
       // n_tup_del also counts deletes that rolled back: only committed ones
       // (seen as fewer live rows) are paged.
       const int64_t committed = std::max<int64_t>(0, -live_delta);
-      SignalEvent ev = TableEvent(SignalKind::kDeleteSpike, stat, Severity::kError, now);
-      ev.score = r.score;
-      ev.description = absl::StrFormat(
-          "table %s.%s: deletes jumped to %s rows/s (normal %s rows/s)", stat.schema, stat.name,
-          FormatCount(static_cast<int64_t>(rate)),
-          FormatCount(static_cast<int64_t>(std::isfinite(r.baseline) ? r.baseline : 0)));
-      ev.figures = {{"delete_rate_per_s", rate},
-                    {"delete_rate_baseline", std::isfinite(r.baseline) ? r.baseline : 0.0},
-                    {"deleted_in_interval", deletes},
-                    {"live_rows_delta", live_delta},
-                    {"score", r.score}};
+      SignalEvent ev = DeleteSpikeEvent(stat, r, rate, deletes, live_delta, now);
       if (committed * 2 < deletes) {
         out->suppressed.emplace_back(std::move(ev), "unconfirmed");
       } else {

@@ -81,6 +81,10 @@ class TargetWatch {
 
  private:
   void ProcessTable(const TableStat& stat, absl::Time now, WatchResult* out);
+  // UpdateTableDetectors feeds a table's change since `prev` (dt seconds ago)
+  // to its level and delete-rate detectors and emits their alerts.
+  void UpdateTableDetectors(TableState& st, const TableStat& prev, const TableStat& stat,
+                            absl::Time now, double dt, WatchResult* out);
   void ProcessDatabase(const Snapshot& snap, WatchResult* out);
   void Emit(SignalEvent ev, WatchResult* out);
 
