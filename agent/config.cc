@@ -205,10 +205,9 @@ void ParseActionSections(const ConfigNode& top, AgentConfig* cfg) {
   ConfigNode alerting = top.Child("alerting");
   if (alerting.IsDefined() && alerting.ExpectMap()) ParseAlertingConfig(alerting, &cfg->alerting);
   ConfigNode remediation = top.Child("remediation");
-  if (remediation.IsDefined() && remediation.ExpectMap()) {
+  // Absent: the defaults apply; present but not a map: an error, nothing parsed.
+  if (!remediation.IsDefined() || remediation.ExpectMap()) {
     ParseRemediationConfig(remediation, &cfg->remediation);
-  } else if (!remediation.IsDefined()) {
-    ParseRemediationConfig(remediation, &cfg->remediation);  // defaults
   }
 }
 

@@ -16,7 +16,7 @@
 namespace pgwarden {
 
 std::string ParsedUrl::SchemeHostPort() const {
-  const bool v6 = host.find(':') != std::string::npos;
+  const bool v6 = absl::StrContains(host, ':');
   return absl::StrCat(scheme, "://", v6 ? "[" : "", host, v6 ? "]" : "", ":", port);
 }
 
@@ -38,7 +38,7 @@ bool ParseUrl(absl::string_view url, ParsedUrl* out) {
   absl::string_view authority = rest.substr(0, slash);
   u.path = slash == absl::string_view::npos ? "/" : std::string(rest.substr(slash));
   if (!u.path.empty() && u.path[0] == '?') u.path = "/" + u.path;
-  if (authority.find('@') != absl::string_view::npos) return false;  // no userinfo
+  if (absl::StrContains(authority, '@')) return false;  // no userinfo
   absl::string_view host = authority;
   absl::string_view port;
   if (!authority.empty() && authority[0] == '[') {

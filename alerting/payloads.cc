@@ -244,7 +244,7 @@ std::string HmacSha256Hex(absl::string_view key, absl::string_view data) {
        reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest, &len);
   static const char kHex[] = "0123456789abcdef";
   std::string out;
-  out.reserve(len * 2);
+  out.reserve(static_cast<size_t>(len) * 2);
   for (unsigned int i = 0; i < len; ++i) {
     out.push_back(kHex[digest[i] >> 4]);
     out.push_back(kHex[digest[i] & 0xF]);

@@ -15,7 +15,7 @@ namespace pgwarden {
 // we count bytes, which is stricter).
 inline constexpr size_t kPagerDutySummaryMaxBytes = 1024;
 // kPagerDutyMaxEventBytes is PagerDuty's limit for a whole event (512 KB).
-inline constexpr size_t kPagerDutyMaxEventBytes = 512 * 1024;
+inline constexpr size_t kPagerDutyMaxEventBytes = size_t{512} * 1024;
 
 // MakeValidUtf8 returns `in` with every invalid UTF-8 byte sequence replaced
 // by U+FFFD, cut on a code point boundary to at most `max_bytes` bytes

@@ -24,8 +24,8 @@ absl::Status ConfigErrors::ToStatus() const {
   return absl::InvalidArgumentError(absl::StrJoin(errors_, "\n"));
 }
 
-ConfigNode::ConfigNode(YAML::Node node, std::string path, ConfigErrors* errors)
-    : node_(std::move(node)), path_(std::move(path)), errors_(errors) {}
+ConfigNode::ConfigNode(const YAML::Node& node, std::string path, ConfigErrors* errors)
+    : node_(node), path_(std::move(path)), errors_(errors) {}
 
 std::string ConfigNode::ChildPath(absl::string_view key) const {
   if (path_.empty()) return std::string(key);

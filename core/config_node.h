@@ -38,7 +38,7 @@ class ConfigErrors {
 // a parse function reads like a declaration of its section.
 class ConfigNode {
  public:
-  ConfigNode(YAML::Node node, std::string path, ConfigErrors* errors);
+  ConfigNode(const YAML::Node& node, std::string path, ConfigErrors* errors);
 
   const std::string& path() const { return path_; }
   bool IsDefined() const { return node_.IsDefined() && !node_.IsNull(); }

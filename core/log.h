@@ -42,11 +42,15 @@ struct Voidify {
 };
 }  // namespace pgwarden::internal
 
+// `level` is pasted into an enumerator name (kInfo), which cannot be
+// parenthesized; the expression is a stream, so it must not be either.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define PGW_LOG(level)                                                                           \
   !::pgwarden::LogEnabled(::pgwarden::LogLevel::k##level)                                        \
       ? (void)0                                                                                  \
       : ::pgwarden::internal::Voidify() &                                                        \
             ::pgwarden::internal::LogMessage(::pgwarden::LogLevel::k##level, __FILE__, __LINE__) \
                 .stream()
+// NOLINTEND(bugprone-macro-parentheses)
 
 #endif  // PGWARDEN_CORE_LOG_H_

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
@@ -57,7 +58,7 @@ std::string MetricLines(int port, const std::vector<std::string>& wanted) {
   for (absl::string_view line : absl::StrSplit(res->body, '\n')) {
     if (line.empty() || line[0] == '#') continue;
     for (const std::string& w : wanted) {
-      if (line.find(w) != absl::string_view::npos) {
+      if (absl::StrContains(line, w)) {
         absl::StrAppend(&out, "    ", line, "\n");
         break;
       }

@@ -56,7 +56,7 @@ void IncidentManager::Touch(Changes* changes) {
   changes->state_version = ++state_version_;
 }
 
-void IncidentManager::Apply(Changes changes) {
+void IncidentManager::Apply(const Changes& changes) {
   if (changes.state_version > 0) {
     absl::MutexLock lock(&persist_mu_);
     if (changes.state_version > written_version_) {
@@ -145,8 +145,9 @@ std::vector<Incident> IncidentManager::Observe(const std::string& target,
     for (const SignalEvent& ev : events) Merge(target, ev, &touched, &changes);
     if (!touched.empty()) Touch(&changes);
   }
-  Apply(std::move(changes));
+  Apply(changes);
   std::vector<Incident> out;
+  out.reserve(touched.size());
   for (auto& [id, inc] : touched) out.push_back(std::move(inc));
   return out;
 }
@@ -166,7 +167,7 @@ void IncidentManager::Annotate(int64_t id, const std::string& key, const nlohman
     }
     if (!changes.alerts.empty()) Touch(&changes);
   }
-  Apply(std::move(changes));
+  Apply(changes);
 }
 
 void IncidentManager::Tick(absl::Time now) {
@@ -192,7 +193,7 @@ void IncidentManager::Tick(absl::Time now) {
     }
     if (!changes.alerts.empty()) Touch(&changes);
   }
-  Apply(std::move(changes));
+  Apply(changes);
 }
 
 std::vector<Incident> IncidentManager::Open() const {

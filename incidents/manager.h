@@ -82,7 +82,7 @@ class IncidentManager {
   // Touch records that the open incidents changed (mu_ held).
   void Touch(Changes* changes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Apply writes the state and sends the alerts (mu_ not held).
-  void Apply(Changes changes) ABSL_LOCKS_EXCLUDED(mu_);
+  void Apply(const Changes& changes) ABSL_LOCKS_EXCLUDED(mu_);
   // Merge folds one event into the open incidents (mu_ held).
   void Merge(const std::string& target, const SignalEvent& ev, std::map<int64_t, Incident>* touched,
              Changes* changes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

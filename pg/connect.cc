@@ -152,8 +152,7 @@ std::string ConnectionString(const std::string& dsn, const ConnectOptions& o) {
   std::string out = dsn;
   for (const auto& [k, v] : kv) {
     if (uri) {
-      absl::StrAppend(&out, out.find('?') == std::string::npos ? "?" : "&", k, "=",
-                      PercentEncode(v));
+      absl::StrAppend(&out, !absl::StrContains(out, '?') ? "?" : "&", k, "=", PercentEncode(v));
     } else {
       absl::StrAppend(&out, out.empty() ? "" : " ", k, "=", KeywordValue(v));
     }

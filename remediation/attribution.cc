@@ -49,9 +49,9 @@ constexpr char kOidSql[] =
     "WHERE n.nspname = $1 AND c.relname = $2";
 
 bool HoldsWriteLock(const std::string& modes) {
-  return modes.find("RowExclusiveLock") != std::string::npos ||
-         modes.find("AccessExclusiveLock") != std::string::npos ||
-         modes.find("ShareRowExclusiveLock") != std::string::npos;
+  return absl::StrContains(modes, "RowExclusiveLock") ||
+         absl::StrContains(modes, "AccessExclusiveLock") ||
+         absl::StrContains(modes, "ShareRowExclusiveLock");
 }
 
 // AttributionFailed wraps an error met while attributing the request's table.
@@ -157,7 +157,8 @@ int SumCulprits(const std::vector<SessionInfo>& sessions, const std::set<std::st
       ++activity_only;
     }
     AttachSessions(sessions, &c);
-    if (out->window_seconds > 0) c.rows_per_second = c.rows_attributed / out->window_seconds;
+    if (out->window_seconds > 0)
+      c.rows_per_second = static_cast<double>(c.rows_attributed) / out->window_seconds;
   }
   return activity_only;
 }
@@ -170,7 +171,8 @@ void RankCulprits(int64_t rows_dropped, int activity_only, const std::set<std::s
   for (auto& entry : *culprits) {
     Culprit& c = entry.second;
     if (c.rows_attributed > 0 && denominator > 0) {
-      c.confidence = std::min(1.0, static_cast<double>(c.rows_attributed) / denominator);
+      c.confidence =
+          std::min(1.0, static_cast<double>(c.rows_attributed) / static_cast<double>(denominator));
     } else if (out->rows_attributed == 0 && activity_only > 0 && removers.count(c.role) > 0) {
       c.confidence = kActivityOnlyConfidence / activity_only;
     }
@@ -184,7 +186,8 @@ void RankCulprits(int64_t rows_dropped, int activity_only, const std::set<std::s
                      return a.confidence > b.confidence;
                    });
   if (out->rows_attributed > 0 && denominator > 0) {
-    out->confidence = std::min(1.0, static_cast<double>(out->rows_attributed) / denominator);
+    out->confidence =
+        std::min(1.0, static_cast<double>(out->rows_attributed) / static_cast<double>(denominator));
   } else if (!out->culprits.empty()) {
     out->confidence = out->culprits.front().confidence;
   }

@@ -99,6 +99,7 @@ absl::StatusOr<std::vector<Row>> ReadSessions(pg::Session& conn,
                                               const std::vector<TableRef>& watched) {
   // Watched tables that exist, as a regclass array built from quoted names.
   std::vector<std::string> regs;
+  regs.reserve(watched.size());
   for (const TableRef& t : watched) {
     regs.push_back(
         absl::StrCat("to_regclass(", conn.Quote(conn.QualifiedName(t.schema, t.table)), ")"));
@@ -343,7 +344,7 @@ const SessionGuard::UncommittedWrites& SessionGuard::MeasureUncommitted(pg::Sess
   std::string from = absl::StrCat("ONLY ", rel);
   const bool sampled = estimate > kExactCountRows;
   if (sampled) {
-    const double percent = std::max(0.01, 100.0 * kExactCountRows / estimate);
+    const double percent = std::max(0.01, 100.0 * kExactCountRows / static_cast<double>(estimate));
     absl::StrAppend(&from, absl::StrFormat(" TABLESAMPLE SYSTEM (%.4f)", percent));
   }
   // Row versions the transaction deleted or replaced are still visible to
@@ -357,11 +358,13 @@ const SessionGuard::UncommittedWrites& SessionGuard::MeasureUncommitted(pg::Sess
   u.ok = true;
   u.sampled = sampled;
   u.table_rows = sampled ? std::max(estimate, seen) : seen;
-  u.rows = sampled && seen > 0
-               ? static_cast<int64_t>(std::llround(static_cast<double>(hits) * u.table_rows / seen))
-               : hits;
+  u.rows = sampled && seen > 0 ? static_cast<int64_t>(std::llround(
+                                     static_cast<double>(hits) * static_cast<double>(u.table_rows) /
+                                     static_cast<double>(seen)))
+                               : hits;
   u.certain_once =
-      u.rows >= config_.min_rows && static_cast<double>(u.rows) >= kMassWriteShare * u.table_rows;
+      u.rows >= config_.min_rows &&
+      static_cast<double>(u.rows) >= kMassWriteShare * static_cast<double>(u.table_rows);
   return u;
 }
 

@@ -61,7 +61,9 @@ SignalEvent TruncateEvent(const TableStat& prev, const TableStat& stat, absl::Ti
 // level fell to `level` with `deletes` deletes in the last `dt` seconds.
 SignalEvent RowLossEvent(const TableStat& prev, const TableStat& stat, const DetectorResult& r,
                          double level, int64_t deletes, double dt, absl::Time now) {
-  const double base = std::isfinite(r.baseline) && r.baseline > level ? r.baseline : prev.live_rows;
+  const double base = std::isfinite(r.baseline) && r.baseline > level
+                          ? r.baseline
+                          : static_cast<double>(prev.live_rows);
   const int64_t lost = static_cast<int64_t>(std::llround(base - level));
   SignalEvent ev = TableEvent(SignalKind::kRowLoss, stat, Severity::kCritical, now);
   ev.score = r.score;
@@ -69,12 +71,12 @@ SignalEvent RowLossEvent(const TableStat& prev, const TableStat& stat, const Det
   ev.description =
       absl::StrFormat("table %s.%s lost %s of %s rows (%.1f%%); deleting at %s rows/s", stat.schema,
                       stat.name, FormatCount(lost), FormatCount(static_cast<int64_t>(base)), pct,
-                      FormatCount(static_cast<int64_t>(deletes / dt)));
+                      FormatCount(static_cast<int64_t>(static_cast<double>(deletes) / dt)));
   ev.figures = {{"rows_baseline", static_cast<int64_t>(base)},
                 {"rows_now", stat.live_rows},
                 {"rows_lost", lost},
                 {"deleted_in_interval", deletes},
-                {"delete_rate_per_s", deletes / dt},
+                {"delete_rate_per_s", static_cast<double>(deletes) / dt},
                 {"score", r.score}};
   return ev;
 }

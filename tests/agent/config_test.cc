@@ -1,5 +1,6 @@
 #include "agent/config.h"
 
+#include "absl/strings/match.h"
 #include "catch2/catch.hpp"
 #include "tests/support/product_example.h"
 
@@ -39,50 +40,50 @@ TEST_CASE("Config: unknown key is named with its path and line", "[config]") {
   std::string e = ErrorOf(
       "environment: production\ntargets:\n  - name: shop\n    dsn: \"dbname=x\"\n"
       "    tabels:\n      include: [\"*\"]\n");
-  CHECK(e.find("pgwarden.yaml:5:") != std::string::npos);
-  CHECK(e.find("targets[0].tabels: unknown key") != std::string::npos);
+  CHECK(absl::StrContains(e, "pgwarden.yaml:5:"));
+  CHECK(absl::StrContains(e, "targets[0].tabels: unknown key"));
 }
 
 TEST_CASE("Config: unknown top-level key", "[config]") {
   std::string e = ErrorOf("intervall: 1s\ntargets:\n  - {name: a, dsn: \"dbname=a\"}\n");
-  CHECK(e.find("pgwarden.yaml:1:") != std::string::npos);
-  CHECK(e.find("intervall: unknown key") != std::string::npos);
+  CHECK(absl::StrContains(e, "pgwarden.yaml:1:"));
+  CHECK(absl::StrContains(e, "intervall: unknown key"));
 }
 
 TEST_CASE("Config: bad type is named", "[config]") {
   std::string e = ErrorOf(
       "targets:\n  - name: shop\n    dsn: \"dbname=x\"\n    tables:\n      include: public.*\n");
-  CHECK(e.find("targets[0].tables.include: expected a list of strings") != std::string::npos);
-  CHECK(e.find("pgwarden.yaml:5:") != std::string::npos);
+  CHECK(absl::StrContains(e, "targets[0].tables.include: expected a list of strings"));
+  CHECK(absl::StrContains(e, "pgwarden.yaml:5:"));
 }
 
 TEST_CASE("Config: bad and too small durations are named", "[config]") {
   std::string e = ErrorOf("interval: 1 second\ntargets:\n  - {name: a, dsn: \"dbname=a\"}\n");
-  CHECK(e.find("pgwarden.yaml:1:") != std::string::npos);
-  CHECK(e.find("interval: expected a duration") != std::string::npos);
+  CHECK(absl::StrContains(e, "pgwarden.yaml:1:"));
+  CHECK(absl::StrContains(e, "interval: expected a duration"));
   std::string e2 = ErrorOf("interval: 50ms\ntargets:\n  - {name: a, dsn: \"dbname=a\"}\n");
-  CHECK(e2.find("interval: must be at least 100ms") != std::string::npos);
+  CHECK(absl::StrContains(e2, "interval: must be at least 100ms"));
 }
 
 TEST_CASE("Config: no targets is an error", "[config]") {
-  CHECK(ErrorOf("environment: production\n").find("targets: missing") != std::string::npos);
-  CHECK(ErrorOf("targets: []\n").find("targets: must name at least one") != std::string::npos);
+  CHECK(absl::StrContains(ErrorOf("environment: production\n"), "targets: missing"));
+  CHECK(absl::StrContains(ErrorOf("targets: []\n"), "targets: must name at least one"));
 }
 
 TEST_CASE("Config: every error is reported at once", "[config]") {
   std::string e =
       ErrorOf("interval: soon\nbogus: 1\ntargets:\n  - name: a\n  - name: a\n    dsn: x\n");
-  CHECK(e.find("interval:") != std::string::npos);
-  CHECK(e.find("bogus: unknown key") != std::string::npos);
-  CHECK(e.find("targets[0].dsn: missing") != std::string::npos);
-  CHECK(e.find("targets[1].name: duplicate target name") != std::string::npos);
+  CHECK(absl::StrContains(e, "interval:"));
+  CHECK(absl::StrContains(e, "bogus: unknown key"));
+  CHECK(absl::StrContains(e, "targets[0].dsn: missing"));
+  CHECK(absl::StrContains(e, "targets[1].name: duplicate target name"));
 }
 
 TEST_CASE("Config: detector parameters are validated by the detector", "[config]") {
   std::string e =
       ErrorOf("targets:\n  - {name: a, dsn: \"dbname=a\"}\ndetectors:\n  rows:\n    min_rowz: 5\n");
-  CHECK(e.find("detectors.rows") != std::string::npos);
-  CHECK(e.find("min_rowz") != std::string::npos);
+  CHECK(absl::StrContains(e, "detectors.rows"));
+  CHECK(absl::StrContains(e, "min_rowz"));
   absl::StatusOr<AgentConfig> ok = ParseConfig(
       "targets:\n  - {name: a, dsn: \"dbname=a\"}\ndetectors:\n  rows:\n    min_rows: 500\n",
       "x.yaml");
@@ -95,10 +96,10 @@ TEST_CASE("Config: DSN from an environment variable, never echoed in errors", "[
   absl::StatusOr<AgentConfig> c =
       ParseConfig("targets:\n  - {name: a, dsn_env: PGWARDEN_TEST_DSN}\n", "x.yaml");
   REQUIRE(c.ok());
-  CHECK(c->targets[0].dsn.find("hunter2") != std::string::npos);
+  CHECK(absl::StrContains(c->targets[0].dsn, "hunter2"));
   std::string e = ErrorOf(
       "targets:\n  - {name: a, dsn_env: PGWARDEN_TEST_DSN}\nalerting: {sinks: [{name: x}]}\n");
-  CHECK(e.find("hunter2") == std::string::npos);
+  CHECK(!absl::StrContains(e, "hunter2"));
 }
 
 TEST_CASE("Config: maintenance windows cover their time and tables only", "[config]") {
@@ -118,8 +119,8 @@ TEST_CASE("Config: maintenance windows cover their time and tables only", "[conf
   std::string e = ErrorOf(
       "targets:\n  - {name: shop, dsn: \"dbname=a\"}\n"
       "maintenance:\n  windows:\n    - {start: \"25:00\", days: [funday]}\n");
-  CHECK(e.find("maintenance.windows[0].start: expected HH:MM") != std::string::npos);
-  CHECK(e.find("maintenance.windows[0].days: unknown day") != std::string::npos);
+  CHECK(absl::StrContains(e, "maintenance.windows[0].start: expected HH:MM"));
+  CHECK(absl::StrContains(e, "maintenance.windows[0].days: unknown day"));
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "alerting/dispatcher.h"
 #include "catch2/catch.hpp"
 #include "tests/alerting/dispatcher_helpers.h"
@@ -241,9 +242,9 @@ TEST_CASE("a 400 answer is not retried, counted as failed and logged with the an
   CHECK(d->Pending() == 0);
   const std::string log = capture.Text();
   INFO(log);
-  CHECK(log.find("Event object is invalid") != std::string::npos);
-  CHECK(log.find("bad1") != std::string::npos);
-  CHECK(log.find(kRoutingKey) == std::string::npos);
+  CHECK(absl::StrContains(log, "Event object is invalid"));
+  CHECK(absl::StrContains(log, "bad1"));
+  CHECK(!absl::StrContains(log, kRoutingKey));
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "alerting/dispatcher.h"
 #include "alerting/payloads.h"
 #include "catch2/catch.hpp"
@@ -104,20 +105,20 @@ TEST_CASE("secrets never appear in log lines or metrics", "[alerting][integratio
   capture.Restore();
   const std::string log = capture.Text();
   INFO(log);
-  CHECK(log.find("oncall") != std::string::npos);  // the failures were logged
-  CHECK(log.find("chat") != std::string::npos);
-  CHECK(log.find("no_service") != std::string::npos);
-  CHECK(log.find(kRoutingKey) == std::string::npos);
-  CHECK(log.find("SLACKSECRETPATH") == std::string::npos);
+  CHECK(absl::StrContains(log, "oncall"));  // the failures were logged
+  CHECK(absl::StrContains(log, "chat"));
+  CHECK(absl::StrContains(log, "no_service"));
+  CHECK(!absl::StrContains(log, kRoutingKey));
+  CHECK(!absl::StrContains(log, "SLACKSECRETPATH"));
   std::string metrics;
   for (const auto& f : registry.Collect()) {
     for (const auto& m : f.metric) {
       for (const auto& l : m.label) metrics += l.name + "=" + l.value + "\n";
     }
   }
-  CHECK(metrics.find("sink=chat") != std::string::npos);
-  CHECK(metrics.find(kRoutingKey) == std::string::npos);
-  CHECK(metrics.find("SLACKSECRETPATH") == std::string::npos);
+  CHECK(absl::StrContains(metrics, "sink=chat"));
+  CHECK(!absl::StrContains(metrics, kRoutingKey));
+  CHECK(!absl::StrContains(metrics, "SLACKSECRETPATH"));
 }
 
 TEST_CASE("Slack: incoming webhook gets text and blocks for trigger and resolve",

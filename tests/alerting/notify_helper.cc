@@ -12,7 +12,9 @@
 
 #include "alerting/dispatcher.h"
 
-int main(int argc, char** argv) {
+namespace {
+
+int Run(int argc, char** argv) {
   if (argc != 5) {
     std::fprintf(stderr, "usage: %s STATE_DIR URL COUNT PREFIX\n", argv[0]);
     return 2;
@@ -47,4 +49,15 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   for (int i = 0; i < 600; ++i) ::sleep(1);  // killed long before
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "notify helper: %s\n", e.what());
+    return 1;
+  }
 }

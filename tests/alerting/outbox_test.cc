@@ -9,6 +9,7 @@
 #include <sstream>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "catch2/catch.hpp"
 #include "core/durable_file.h"
 
@@ -100,8 +101,8 @@ TEST_CASE("outbox ignores a torn last line and unreadable lines", "[alerting][ou
   CHECK(pending[0].alert.dedup_key == "k1");
   // The file was rewritten without the junk.
   const std::string content = ReadAll(path);
-  CHECK(content.find("garbage") == std::string::npos);
-  CHECK(content.find("D 1") == std::string::npos);
+  CHECK(!absl::StrContains(content, "garbage"));
+  CHECK(!absl::StrContains(content, "D 1"));
 }
 
 TEST_CASE("outbox is held by one process at a time", "[alerting][outbox]") {
@@ -135,7 +136,7 @@ TEST_CASE("outbox compacts tombstones and keeps live entries", "[alerting][outbo
   size_t lines = 0;
   for (char c : content) lines += c == '\n';
   CHECK(lines < 1100);
-  CHECK(content.find("keep-me") != std::string::npos);
+  CHECK(absl::StrContains(content, "keep-me"));
   box->reset();
   auto again = Outbox::Open(path, &pending);
   REQUIRE(again.ok());

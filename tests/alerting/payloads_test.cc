@@ -3,6 +3,7 @@
 #include <set>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "alerting/sinks.h"
 #include "catch2/catch.hpp"
 
@@ -106,7 +107,7 @@ TEST_CASE("MakeValidUtf8 handles boundaries, overlongs and surrogates", "[alerti
   CHECK(MakeValidUtf8("\xF0\x9F\x98\x80") == "\xF0\x9F\x98\x80");                  // 😀
   CHECK(MakeValidUtf8("\xED\xA0\x80") == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
   CHECK(MakeValidUtf8("\xE0\x80\xAF") == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong
-  CHECK(MakeValidUtf8("\xF4\x90\x80\x80").find("\xF4") == std::string::npos);      // > U+10FFFF
+  CHECK(!absl::StrContains(MakeValidUtf8("\xF4\x90\x80\x80"), "\xF4"));            // > U+10FFFF
   // Cut: "ab€€" is 8 bytes; at most 7 bytes keeps "ab€" + "..." is 8 > 7, so "ab" + "...".
   CHECK(MakeValidUtf8("ab\xE2\x82\xAC\xE2\x82\xAC", 7) == "ab...");
   CHECK(MakeValidUtf8("ab\xE2\x82\xAC\xE2\x82\xAC", 8) == "ab\xE2\x82\xAC\xE2\x82\xAC");
@@ -149,8 +150,7 @@ TEST_CASE("Alertmanager alert has labels, annotations and times", "[alerting][pa
   nlohmann::json am =
       BuildAlertmanagerAlert(labels, a, a.timestamp, a.timestamp + absl::Minutes(4));
   CHECK(am["annotations"]["summary"] == a.summary);
-  CHECK(am["annotations"]["description"].get<std::string>().find("rows_before") !=
-        std::string::npos);
+  CHECK(absl::StrContains(am["annotations"]["description"].get<std::string>(), "rows_before"));
   CHECK(am["startsAt"] == "2024-05-01T10:00:00.123Z");
   CHECK(am["endsAt"] == "2024-05-01T10:04:00.123Z");
   CHECK(am["generatorURL"] == "http://127.0.0.1:9331/");
@@ -167,7 +167,7 @@ TEST_CASE("Slack message has a text fallback and readable blocks", "[alerting][p
   REQUIRE(m["blocks"].is_array());
   CHECK(m["blocks"][0]["type"] == "header");
   CHECK(m["blocks"][0]["text"]["text"].get<std::string>().size() <= 150);
-  CHECK(DumpJson(m).find("public.customers") != std::string::npos);
+  CHECK(absl::StrContains(DumpJson(m), "public.customers"));
   a.action = AlertAction::kResolve;
   CHECK(BuildSlackMessage(a)["text"].get<std::string>().rfind("RESOLVED: ", 0) == 0);
 }
@@ -207,7 +207,7 @@ TEST_CASE("alert JSON round-trips (outbox format)", "[alerting][payload]") {
   nlohmann::json broken = AlertToJson(a);
   broken["severity"] = "apocalyptic";
   CHECK_FALSE(AlertFromJson(broken, &b, &error));
-  CHECK(error.find("apocalyptic") != std::string::npos);
+  CHECK(absl::StrContains(error, "apocalyptic"));
 }
 
 TEST_CASE("HTTP answers are classified ok / retry / failed", "[alerting][payload]") {

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "alerting/config.h"
 #include "catch2/catch.hpp"
 
@@ -94,12 +95,10 @@ TEST_CASE("sink config: type-specific keys are rejected for the other types", "[
   std::string all;
   for (const std::string& e : errors) all += e + "\n";
   INFO(all);
-  CHECK(all.find("alerting.sinks[0].urls: only for type alertmanager (use url)") !=
-        std::string::npos);
-  CHECK(all.find("alerting.sinks[0].routing_key: only for type pagerduty") != std::string::npos);
-  CHECK(all.find("alerting.sinks[0].hmac_secret: only for type webhook") != std::string::npos);
-  CHECK(all.find("alerting.sinks[0].resolve_resend_for: only for type alertmanager") !=
-        std::string::npos);
+  CHECK(absl::StrContains(all, "alerting.sinks[0].urls: only for type alertmanager (use url)"));
+  CHECK(absl::StrContains(all, "alerting.sinks[0].routing_key: only for type pagerduty"));
+  CHECK(absl::StrContains(all, "alerting.sinks[0].hmac_secret: only for type webhook"));
+  CHECK(absl::StrContains(all, "alerting.sinks[0].resolve_resend_for: only for type alertmanager"));
   CHECK(errors.size() == 4);
 }
 

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "catch2/catch.hpp"
 
 namespace pgwarden {
@@ -43,7 +44,7 @@ TEST_CASE("IncidentManager groups a table's signals into one page with one key",
   REQUIRE(rec.alerts.size() == 1);
   CHECK(rec.alerts[0].action == AlertAction::kTrigger);
   CHECK(rec.alerts[0].dedup_key == "pgwarden/production/shop/public.customers");
-  CHECK(rec.alerts[0].summary.find("shop") != std::string::npos);
+  CHECK(absl::StrContains(rec.alerts[0].summary, "shop"));
   // A new kind on the same table joins the incident and re-sends the page.
   m.Observe("shop", {Event(SignalKind::kDeleteSpike, "customers", t0 + absl::Seconds(2),
                            Severity::kError)});
@@ -132,7 +133,7 @@ TEST_CASE("IncidentManager keeps open incidents across a restart and resolves th
   CHECK(inc.id == id);
   CHECK(inc.dedup_key == "pgwarden/production/shop/public.customers");
   CHECK(inc.severity == Severity::kCritical);
-  CHECK(inc.summary.find("nologin on cleanup_job") != std::string::npos);
+  CHECK(absl::StrContains(inc.summary, "nologin on cleanup_job"));
   CHECK(inc.details["remediation"]["done"] == true);
   CHECK(active[SignalKind::kRowLoss] == 1);  // active again, not counted as newly opened
   CHECK(opened_count == 0);

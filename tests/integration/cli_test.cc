@@ -2,6 +2,7 @@
 
 #include <fstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "devtools/process.h"
 #include "tests/integration/scenario.h"
@@ -25,7 +26,7 @@ Result Run(std::vector<std::string> args) {
 }
 
 std::string TempFile(const std::string& name, const std::string& content) {
-  const std::string path = absl::StrCat("/tmp/pgwarden-cli-", ::getpid(), "-", name);
+  std::string path = absl::StrCat("/tmp/pgwarden-cli-", ::getpid(), "-", name);
   std::ofstream(path) << content;
   return path;
 }
@@ -36,14 +37,14 @@ TEST_CASE("CLI: --version and --help exit 0 - bad usage exits 2", "[integration]
   CHECK(v.output.find("pgwarden ") == 0);
   Result h = Run({"--help"});
   CHECK(h.code == 0);
-  CHECK(h.output.find("pgwarden replay --detector NAME") != std::string::npos);
+  CHECK(absl::StrContains(h.output, "pgwarden replay --detector NAME"));
   CHECK(Run({}).code == 2);
   Result unknown = Run({"frobnicate"});
   CHECK(unknown.code == 2);
-  CHECK(unknown.output.find("unknown command \"frobnicate\"") != std::string::npos);
+  CHECK(absl::StrContains(unknown.output, "unknown command \"frobnicate\""));
   Result flag = Run({"run", "--confg", "x.yaml"});
   CHECK(flag.code == 2);
-  CHECK(flag.output.find("unknown flag --confg") != std::string::npos);
+  CHECK(absl::StrContains(flag.output, "unknown flag --confg"));
   CHECK(Run({"run"}).code == 2);
 }
 
@@ -56,13 +57,13 @@ TEST_CASE("CLI: a bad config exits 2 naming file, line and key", "[integration][
     Result r = Run({cmd, "--config", path});
     CHECK(r.code == 2);
     CHECK(r.output.find(path + ":2:") != std::string::npos);
-    CHECK(r.output.find("interval: expected a duration") != std::string::npos);
+    CHECK(absl::StrContains(r.output, "interval: expected a duration"));
     CHECK(r.output.find(path + ":7:") != std::string::npos);
-    CHECK(r.output.find("targets[0].tables.includ: unknown key") != std::string::npos);
+    CHECK(absl::StrContains(r.output, "targets[0].tables.includ: unknown key"));
   }
   Result missing = Run({"check", "--config", "/nonexistent/pgwarden.yaml"});
   CHECK(missing.code == 2);
-  CHECK(missing.output.find("/nonexistent/pgwarden.yaml") != std::string::npos);
+  CHECK(absl::StrContains(missing.output, "/nonexistent/pgwarden.yaml"));
 }
 
 TEST_CASE("CLI: check connects and reports - an unreachable target exits 1", "[integration][cli]") {
@@ -70,12 +71,12 @@ TEST_CASE("CLI: check connects and reports - an unreachable target exits 1", "[i
   const std::string good = TempFile("good.yaml", sc.Yaml("dry-run"));
   Result ok = Run({"check", "--config", good});
   INFO(ok.output);
-  CHECK(ok.output.find("target shop: connected to database shop") != std::string::npos);
+  CHECK(absl::StrContains(ok.output, "target shop: connected to database shop"));
   CHECK(ok.code == 0);
   REQUIRE(sc.pg->Stop().ok());
   Result down = Run({"check", "--config", good});
   CHECK(down.code == 1);
-  CHECK(down.output.find("target shop: FAILED") != std::string::npos);
+  CHECK(absl::StrContains(down.output, "target shop: FAILED"));
 }
 
 TEST_CASE("CLI: replay writes the input columns plus anomaly_score and alert",
@@ -109,7 +110,7 @@ TEST_CASE("CLI: replay writes the input columns plus anomaly_score and alert",
   CHECK(alerts_at_drop == 1);
   Result bad = Run({"replay", "--detector", "level_drop", "--set", "nonsense=1", "--input", in});
   CHECK(bad.code == 2);
-  CHECK(bad.output.find("nonsense") != std::string::npos);
+  CHECK(absl::StrContains(bad.output, "nonsense"));
 }
 
 }  // namespace

@@ -247,6 +247,7 @@ TEST_CASE(
   // Nothing else was paged, and per sink the pages kept their order.
   CHECK(events.size() == tables.size());
   std::vector<std::string> expected_order;
+  expected_order.reserve(tables.size());
   for (const std::string& t : tables) expected_order.push_back(Key(t));
   CHECK(order == expected_order);
   CHECK(sc.pager.violations().empty());

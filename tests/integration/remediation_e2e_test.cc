@@ -100,7 +100,7 @@ TEST_CASE(
   INFO(sc.agent->Log());
   REQUIRE(page.has_value());
   REQUIRE(contained);
-  const double lost_share = static_cast<double>(before - after) / before;
+  const double lost_share = static_cast<double>(before - after) / static_cast<double>(before);
   std::cout << "[figure] enforce: paged after " << absl::ToDoubleSeconds(page->at - start)
             << " s; contained after " << absl::ToDoubleSeconds(contained_at - start)
             << " s; rows lost " << (before - after) << " of " << before << "\n";

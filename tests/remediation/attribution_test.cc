@@ -1,5 +1,6 @@
 #include "remediation/attribution.h"
 
+#include "absl/strings/match.h"
 #include "catch2/catch.hpp"
 #include "core/clock.h"
 #include "tests/remediation/test_util.h"
@@ -75,7 +76,7 @@ TEST_CASE("attribution names the role that deleted most rows, with confidence",
   const nlohmann::json j = a->ToJson();
   CHECK(j["culprits"][0]["role"] == "bulk");
   CHECK(j["culprits"][0]["pids"][0] == bulk->backendpid());
-  CHECK(a->Summary().find("role bulk") != std::string::npos);
+  CHECK(absl::StrContains(a->Summary(), "role bulk"));
 }
 
 TEST_CASE("attribution without pg_stat_statements falls back to pg_stat_activity and pg_locks",
@@ -119,7 +120,7 @@ TEST_CASE("attribution without pg_stat_statements falls back to pg_stat_activity
   CHECK(c.rows_attributed == 0);
   CHECK(c.confidence == Approx(kActivityOnlyConfidence));
   REQUIRE(c.sessions.size() == 1);
-  CHECK(c.sessions[0].lock_modes.find("RowExclusiveLock") != std::string::npos);
+  CHECK(absl::StrContains(c.sessions[0].lock_modes, "RowExclusiveLock"));
   CHECK(c.sessions[0].state == "idle in transaction");
   REQUIRE(a->lock_holders.size() == 1);
   CHECK(a->lock_holders[0].pid == sneaky->backendpid());

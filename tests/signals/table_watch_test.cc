@@ -1,5 +1,6 @@
 #include "signals/table_watch.h"
 
+#include "absl/strings/match.h"
 #include "agent/config.h"
 #include "catch2/catch.hpp"
 
@@ -80,7 +81,7 @@ TEST_CASE("TargetWatch: batched deletes page as row loss within a sample", "[tab
   const SignalEvent& ev = r.events[0];
   CHECK(ev.table == "customers");
   CHECK(ev.figures["rows_lost"].get<int64_t>() == 5000);
-  CHECK(ev.description.find("public.customers lost 5,000 of 200,000 rows") != std::string::npos);
+  CHECK(absl::StrContains(ev.description, "public.customers lost 5,000 of 200,000 rows"));
 }
 
 TEST_CASE("TargetWatch: a live-row drop without deletes (ANALYZE re-estimate) is not row loss",
@@ -216,8 +217,8 @@ TEST_CASE("TargetWatch: a storm of failed logins pages, the background rate does
   f.watch.ProcessLogins(f.t, "shop", storm, &r);
   REQUIRE(HasKind(r, SignalKind::kFailedLogins));
   const SignalEvent& ev = r.events.front();
-  CHECK(ev.description.find("60 failed logins") != std::string::npos);
-  CHECK(ev.description.find("root (50), admin (10)") != std::string::npos);
+  CHECK(absl::StrContains(ev.description, "60 failed logins"));
+  CHECK(absl::StrContains(ev.description, "root (50), admin (10)"));
   CHECK(ev.figures["top_users"]["root"] == 50);
   CHECK(f.watch.failed_logins_score() > 0.5);
 }

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -96,7 +97,7 @@ std::optional<double> MetricValue(const std::string& text, const std::string& na
     }
     bool all = true;
     for (const std::string& l : labels) {
-      if (line.find(l) == absl::string_view::npos) all = false;
+      if (!absl::StrContains(line, l)) all = false;
     }
     if (!all) continue;
     const size_t sp = line.rfind(' ');
