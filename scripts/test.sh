@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
 # Sets everything up on a fresh Debian 12 machine (as root) and runs the whole
-# test suite: format check, the warnings-as-errors build with unit and
-# integration tests (real PostgreSQL 15, Prometheus, Alertmanager and HTTP
-# receivers, all started by the tests on 127.0.0.1), then the same tests
-# under AddressSanitizer + UndefinedBehaviorSanitizer.
+# test suite: format and file size checks, the warnings-as-errors build,
+# clang-tidy on our sources (any finding fails), unit and integration tests
+# (real PostgreSQL 15, Prometheus, Alertmanager and HTTP receivers, all started
+# by the tests on 127.0.0.1), then the same tests under AddressSanitizer +
+# UndefinedBehaviorSanitizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${PGWARDEN_SKIP_INSTALL:-0}" != 1 ]; then bash scripts/install-deps.sh; fi
 
 echo "== clang-format check"
 bash scripts/format.sh --check
+bash scripts/check_sizes.sh
 
 # Every option is set here: build/ may hold a cache configured otherwise (the
 # demo turns tests and benchmarks off).
 echo "== build (RelWithDebInfo, -Werror)"
 PGWARDEN_BUILD_TYPE=RelWithDebInfo bash scripts/build.sh build \
   -DPGWARDEN_SANITIZE=OFF -DPGWARDEN_BUILD_TESTS=ON -DPGWARDEN_BUILD_BENCH=ON
+bash scripts/tidy.sh build
 echo "== tests"
 (cd build && ctest --output-on-failure --no-tests=error -j2 --timeout 600)
 
