@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Runs clang-tidy (the checked-in .clang-tidy) on every tracked .cc file (or on
-# the .cc files named after the build dir), with the compile commands of build/
-# (or $1), two files at a time. Any finding is a
-# failure: the findings are printed once each (a header's finding is reported
-# by every file that includes it), then a count per check.
-# Needs a configured build dir with tests and benchmarks on (generated headers
-# come from the configure step; nothing has to be built).
+# Runs clang-tidy (the checked-in .clang-tidy) on every tracked .cc file, or on
+# the .cc files named after the build dir, with the compile commands of build/
+# (or $1), two files at a time (PGWARDEN_JOBS). Headers are checked through the
+# files that include them (HeaderFilterRegex). Any finding is a failure: each
+# is printed once, then a count per check.
+# Needs a build dir configured with tests and benchmarks on; generated headers
+# come from the configure step, nothing has to be built.
+#   scripts/tidy.sh [BUILD_DIR [FILE.cc...]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -13,6 +14,10 @@ build_dir="${1:-build}"
 shift || true
 jobs="${PGWARDEN_JOBS:-2}"
 db="$build_dir/compile_commands.json"
+if ! command -v clang-tidy >/dev/null; then
+  echo "tidy: clang-tidy not found (scripts/install-deps.sh installs it)" >&2
+  exit 2
+fi
 if [ ! -f "$db" ]; then
   echo "tidy: $db not found; configure $build_dir first (scripts/build.sh)" >&2
   exit 2
