@@ -54,13 +54,13 @@ void DefaultDetector::Reset() {
   diffs_.Clear();
   residuals_.Clear();
   std::fill(std::begin(season_), std::end(season_), SeasonBin{});
-  record3_ = record4_ = record5_ = 0.0;
+  record_.fill(0.0);
   hist_.Clear();
   std::fill(std::begin(recent_), std::end(recent_), 0.0);
   recent_head_ = recent_n_ = 0;
   recent_sum_ = 0.0;
-  std::fill(std::begin(slow_), std::end(slow_), 0.0);
-  record1_ = record2_ = prev_ = 0.0;
+  slow_.fill(0.0);
+  prev_ = 0.0;
   have_prev_ = false;
   peak_ = 0.0;
   peak_age_ = 0;
@@ -93,6 +93,26 @@ DetectorResult DefaultDetector::Update(absl::Time t, double value, double /*weig
   double med = res.baseline;
   double floor = 1e-6 * std::max(1.0, std::fabs(med));
   double dev = std::min(std::fabs(value - med) / std::max(window_.Scale(), floor), options_.clip);
+  double dev5 = EntropyDeviation(value, floor);
+  window_.Add(value);
+  double dev2 = StepDeviation(value, floor);
+  bool seasonal_known = false;
+  double dev3 =
+      options_.season_weight > 0 ? SeasonDeviation(t, value, floor, &seasonal_known) : 0.0;
+  double dev4 = ShiftDeviation(value, med, floor);
+
+  double severity = Severity({dev, dev2, dev3, dev4, dev5}, seasonal_known);
+  severity /= options_.z;
+  severity = Suppress(severity);
+  res.score = ScoreFromSeverity(severity);
+  // The score ranks; an alert also needs a deviation of alert_z robust
+  // standard deviations (new records alone happen in plain noise).
+  res.alert = severity >= 1.0 && seen_ > options_.warmup &&
+              std::max({dev, dev2, dev3, dev4}) >= options_.alert_z;
+  return res;
+}
+
+double DefaultDetector::EntropyDeviation(double value, double floor) {
   // 1b. Relative entropy of the recent distribution against the past: the
   // value binned against the window's robust range (a change of shape or
   // level that no single sample shows).
@@ -104,7 +124,10 @@ DetectorResult DefaultDetector::Update(absl::Time t, double value, double /*weig
     f = std::clamp(f, -1.0, static_cast<double>(options_.re_levels));
     dev5 = std::max(0.0, hist_.Update(1 + static_cast<int>(f)));
   }
-  window_.Add(value);
+  return dev5;
+}
+
+double DefaultDetector::StepDeviation(double value, double floor) {
   // 2. Robust deviation of the step from the previous value.
   double step = value - prev_;
   double dev2 = 0.0;
@@ -114,53 +137,72 @@ DetectorResult DefaultDetector::Update(absl::Time t, double value, double /*weig
   }
   diffs_.Add(step);
   prev_ = value;
+  return dev2;
+}
 
+double DefaultDetector::SeasonDeviation(absl::Time t, double value, double floor, bool* known) {
   // 2b. Deviation from the same time of the previous days (daily profile).
   double dev3 = 0.0;
-  bool seasonal_known = false;
-  double gate_dev = 0.0;
-  if (options_.season_weight > 0) {
-    absl::Duration rem;
-    int64_t slot = absl::IDivDuration(t - absl::UnixEpoch(), season_width_, &rem);
-    if (rem < absl::ZeroDuration()) --slot;
-    int64_t cycle = slot >= 0 ? slot / kSeasonBins : -((-slot - 1) / kSeasonBins) - 1;
-    SeasonBin& bin = season_[static_cast<size_t>(slot - cycle * kSeasonBins)];
-    if (bin.cycle != INT64_MIN && bin.cycle < cycle) {
-      double e = value - bin.mean;
-      if (residuals_.size() >= 2) {
-        double emed = residuals_.Quantile(0.5);
-        dev3 = std::min(std::fabs(e - emed) / std::max(residuals_.Scale(), floor), options_.clip);
-        seasonal_known = residuals_.size() >= options_.season_min;
-        gate_dev = dev3;
-      }
-      residuals_.Add(e);
+  absl::Duration rem;
+  int64_t slot = absl::IDivDuration(t - absl::UnixEpoch(), season_width_, &rem);
+  if (rem < absl::ZeroDuration()) --slot;
+  int64_t cycle = slot >= 0 ? slot / kSeasonBins : -((-slot - 1) / kSeasonBins) - 1;
+  SeasonBin& bin = season_[static_cast<size_t>(slot - cycle * kSeasonBins)];
+  if (bin.cycle != INT64_MIN && bin.cycle < cycle) {
+    double e = value - bin.mean;
+    if (residuals_.size() >= 2) {
+      double emed = residuals_.Quantile(0.5);
+      dev3 = std::min(std::fabs(e - emed) / std::max(residuals_.Scale(), floor), options_.clip);
+      *known = residuals_.size() >= options_.season_min;
     }
-    if (bin.cycle == INT64_MIN) {
-      bin.mean = value;
-    } else if (bin.cycle != cycle) {
-      bin.mean = 0.5 * bin.mean + 0.5 * value;
-    }
-    bin.cycle = cycle;
+    residuals_.Add(e);
   }
+  if (bin.cycle == INT64_MIN) {
+    bin.mean = value;
+  } else if (bin.cycle != cycle) {
+    bin.mean = 0.5 * bin.mean + 0.5 * value;
+  }
+  bin.cycle = cycle;
+  return dev3;
+}
 
+double DefaultDetector::ShiftDeviation(double value, double med, double floor) {
   // 2c. Deviation of the mean of the last shift_k values: a sustained shift
-  // that no single sample shows.
-  double dev4 = 0.0;
-  if (options_.shift_k > 0) {
-    if (recent_n_ == options_.shift_k) {
-      recent_sum_ -= recent_[recent_head_];
-    } else {
-      ++recent_n_;
-    }
-    recent_[recent_head_] = value;
-    recent_sum_ += value;
-    recent_head_ = recent_head_ + 1 == options_.shift_k ? 0 : recent_head_ + 1;
-    if (recent_n_ == options_.shift_k) {
-      double m = recent_sum_ / recent_n_;
-      dev4 = std::min(std::fabs(m - med) / std::max(window_.Scale(), floor), options_.clip);
-    }
+  // that no single sample shows. The window already holds `value`.
+  if (options_.shift_k <= 0) return 0.0;
+  if (recent_n_ == options_.shift_k) {
+    recent_sum_ -= recent_[recent_head_];
+  } else {
+    ++recent_n_;
   }
+  recent_[recent_head_] = value;
+  recent_sum_ += value;
+  recent_head_ = recent_head_ + 1 == options_.shift_k ? 0 : recent_head_ + 1;
+  if (recent_n_ != options_.shift_k) return 0.0;
+  double m = recent_sum_ / recent_n_;
+  return std::min(std::fabs(m - med) / std::max(window_.Scale(), floor), options_.clip);
+}
 
+void DefaultDetector::LagReferences(double decay, double slow_decay, Deviations& ref_fast,
+                                    Deviations& ref_slow) {
+  double* lf = lag_fast_[lag_head_];
+  double* ls = lag_slow_[lag_head_];
+  bool full = lag_n_ == options_.lag;
+  double df = std::pow(decay, options_.lag), ds = std::pow(slow_decay, options_.lag);
+  for (int i = 0; i < 5; ++i) {
+    double cf = ref_fast[i], cs = ref_slow[i];
+    if (full && (options_.lag_mask >> i & 1)) {
+      ref_fast[i] = std::min(cf, lf[i] * df);
+      ref_slow[i] = std::min(cs, ls[i] * ds);
+    }
+    lf[i] = cf;
+    ls[i] = cs;
+  }
+  if (!full) ++lag_n_;
+  lag_head_ = lag_head_ + 1 == options_.lag ? 0 : lag_head_ + 1;
+}
+
+double DefaultDetector::Severity(const Deviations& devs, bool seasonal_known) {
   // 3. Each deviation against its own decayed record: an unprecedented
   // deviation scores high whatever the series' scale and noise.
   double decay = std::exp2(-1.0 / options_.long_half_life);
@@ -169,82 +211,53 @@ DetectorResult DefaultDetector::Update(absl::Time t, double value, double /*weig
   // Reference records: the current ones, or (lag) the ones of lag samples
   // ago decayed to now, so that a deviation that grows gradually (and drags
   // its record along) is compared with the record from before it grew.
-  double ref_fast[5] = {record1_, record2_, record3_, record4_, record5_};
-  double ref_slow[5] = {slow_[0], slow_[1], slow_[2], slow_[3], slow_[4]};
-  if (options_.lag > 0) {
-    double* lf = lag_fast_[lag_head_];
-    double* ls = lag_slow_[lag_head_];
-    bool full = lag_n_ == options_.lag;
-    double df = std::pow(decay, options_.lag), ds = std::pow(slow_decay, options_.lag);
-    for (int i = 0; i < 5; ++i) {
-      double cf = ref_fast[i], cs = ref_slow[i];
-      if (full && (options_.lag_mask >> i & 1)) {
-        ref_fast[i] = std::min(cf, lf[i] * df);
-        ref_slow[i] = std::min(cs, ls[i] * ds);
-      }
-      lf[i] = cf;
-      ls[i] = cs;
-    }
-    if (!full) ++lag_n_;
-    lag_head_ = lag_head_ + 1 == options_.lag ? 0 : lag_head_ + 1;
+  Deviations ref_fast = record_;
+  Deviations ref_slow = slow_;
+  if (options_.lag > 0) LagReferences(decay, slow_decay, ref_fast, ref_slow);
+  Deviations r;
+  for (int i = 0; i < 5; ++i) r[i] = ref_fast[i] > 0 ? devs[i] / ref_fast[i] : 0.0;
+  for (int i = 0; i < 5; ++i) record_[i] = Raise(record_[i], devs[i], decay);
+  if (devs[4] < options_.re_min) r[4] = 0;
+  if (devs[3] < options_.min_dev) r[3] = 0;
+  if (devs[2] < options_.min_dev) r[2] = 0;
+  // devs[2] is the daily deviation: what happened at this time yesterday too
+  // is less surprising.
+  if (seasonal_known && options_.season_gate > 0 && devs[2] < options_.season_gate) {
+    double g = devs[2] / options_.season_gate;
+    r[0] *= g;
+    r[1] *= g;
+    r[3] *= g;
   }
-  double r1 = ref_fast[0] > 0 ? dev / ref_fast[0] : 0.0;
-  double r2 = ref_fast[1] > 0 ? dev2 / ref_fast[1] : 0.0;
-  double r3 = ref_fast[2] > 0 ? dev3 / ref_fast[2] : 0.0;
-  double r4 = ref_fast[3] > 0 ? dev4 / ref_fast[3] : 0.0;
-  double r5 = ref_fast[4] > 0 ? dev5 / ref_fast[4] : 0.0;
-  record5_ = Raise(record5_, dev5, decay);
-  if (dev5 < options_.re_min) r5 = 0;
-  record3_ = Raise(record3_, dev3, decay);
-  record4_ = Raise(record4_, dev4, decay);
-  if (dev4 < options_.min_dev) r4 = 0;
-  if (dev3 < options_.min_dev) r3 = 0;
-  if (seasonal_known && options_.season_gate > 0 && gate_dev < options_.season_gate) {
-    // What happened at this time yesterday too is less surprising.
-    double g = gate_dev / options_.season_gate;
-    r1 *= g;
-    r2 *= g;
-    r4 *= g;
-  }
-  record1_ = Raise(record1_, dev, decay);
-  record2_ = Raise(record2_, dev2, decay);
-  if (dev < options_.min_dev) r1 = 0;
-  if (dev2 < options_.min_dev) r2 = 0;
+  if (devs[0] < options_.min_dev) r[0] = 0;
+  if (devs[1] < options_.min_dev) r[1] = 0;
   if (options_.slow_factor > 0) {
     // A second, slower record: an event must also stand out over a longer past.
-    double devs[5] = {dev, dev2, dev3, dev4, dev5};
-    double* rs[5] = {&r1, &r2, &r3, &r4, &r5};
     for (int i = 0; i < 5; ++i) {
       double q = ref_slow[i] > 0 ? devs[i] / ref_slow[i] : 0.0;
-      *rs[i] = std::sqrt(*rs[i] * q);
+      r[i] = std::sqrt(r[i] * q);
       slow_[i] = Raise(slow_[i], devs[i], slow_decay);
     }
   }
-  r2 *= options_.step_weight;
-  r3 *= options_.season_weight;
-  r4 *= options_.shift_weight;
-  r5 *= options_.re_weight;
-  double severity = std::max({r1, r2, r3, r4, r5});
-  severity /= options_.z;
+  r[1] *= options_.step_weight;
+  r[2] *= options_.season_weight;
+  r[3] *= options_.shift_weight;
+  r[4] *= options_.re_weight;
+  return std::max({r[0], r[1], r[2], r[3], r[4]});
+}
 
+double DefaultDetector::Suppress(double severity) {
   // 4. Peak suppression: one detection per event. Within `suppress` samples
   // of a peak only a clearly larger event (rise times the peak) scores in full.
-  if (options_.suppress > 0) {
-    if (peak_age_ > options_.suppress) peak_ = 0.0;
-    if (severity > peak_ * options_.rise) {
-      peak_ = severity;
-      peak_age_ = 0;
-    } else {
-      severity *= options_.damp;
-      ++peak_age_;
-    }
+  if (options_.suppress <= 0) return severity;
+  if (peak_age_ > options_.suppress) peak_ = 0.0;
+  if (severity > peak_ * options_.rise) {
+    peak_ = severity;
+    peak_age_ = 0;
+  } else {
+    severity *= options_.damp;
+    ++peak_age_;
   }
-  res.score = ScoreFromSeverity(severity);
-  // The score ranks; an alert also needs a deviation of alert_z robust
-  // standard deviations (new records alone happen in plain noise).
-  res.alert = severity >= 1.0 && seen_ > options_.warmup &&
-              std::max({dev, dev2, dev3, dev4}) >= options_.alert_z;
-  return res;
+  return severity;
 }
 
 }  // namespace pgwarden

@@ -1,6 +1,8 @@
 #ifndef PGWARDEN_DETECTORS_DEFAULT_DETECTOR_H_
 #define PGWARDEN_DETECTORS_DEFAULT_DETECTOR_H_
 
+#include <array>
+
 #include "absl/status/statusor.h"
 #include "detectors/detector.h"
 #include "detectors/ewma_stats.h"
@@ -98,6 +100,28 @@ class DefaultDetector : public Detector {
   }
 
  private:
+  // The five deviations of one sample, in the order of lag_mask's bits.
+  using Deviations = std::array<double, 5>;
+  // EntropyDeviation is deviation 5 (relative entropy), binned against the
+  // window before `value` joins it.
+  double EntropyDeviation(double value, double floor);
+  // StepDeviation is deviation 2 (the step from the previous value); records
+  // the step and the value.
+  double StepDeviation(double value, double floor);
+  // SeasonDeviation is deviation 3 (from the daily profile) and updates the
+  // profile; *known says whether the profile has season_min residuals.
+  double SeasonDeviation(absl::Time t, double value, double floor, bool* known);
+  // ShiftDeviation is deviation 4 (the mean of the last shift_k values from
+  // the median `med`).
+  double ShiftDeviation(double value, double med, double floor);
+  // LagReferences replaces the masked reference records by the ones of lag
+  // samples ago, decayed to now, and remembers the current ones.
+  void LagReferences(double decay, double slow_decay, Deviations& ref_fast, Deviations& ref_slow);
+  // Severity divides each deviation by its records, updates the records and
+  // returns the largest weighted ratio (before division by z).
+  double Severity(const Deviations& devs, bool seasonal_known);
+  // Suppress damps a severity below a recent peak (one detection per event).
+  double Suppress(double severity);
   double Raise(double record, double dev, double decay) const;
   DefaultOptions options_;
   SlidingQuantiles window_;
@@ -111,10 +135,9 @@ class DefaultDetector : public Detector {
   SeasonBin season_[kSeasonBins];
   absl::Duration season_width_;
   HistogramDivergence hist_;
-  double record5_ = 0.0;
-  double record3_ = 0.0;
-  double record4_ = 0.0;
-  double slow_[5] = {};
+  // The decayed record of each deviation (fast, and slow_factor times slower).
+  Deviations record_ = {};
+  Deviations slow_ = {};
   static constexpr int kMaxShift = 64;
 
  public:
@@ -126,7 +149,6 @@ class DefaultDetector : public Detector {
   int recent_head_ = 0;
   int recent_n_ = 0;
   double recent_sum_ = 0.0;
-  double record1_ = 0.0, record2_ = 0.0;
   double prev_ = 0.0;
   bool have_prev_ = false;
   double peak_ = 0.0;

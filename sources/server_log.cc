@@ -47,7 +47,7 @@ bool MessageOf(absl::string_view line, std::string* message) {
   const size_t fatal = line.find("FATAL:  ");
   if (fatal == absl::string_view::npos) return false;
   for (absl::string_view label : kLabels) {
-    if (line.substr(0, fatal).find(label) != absl::string_view::npos) return false;
+    if (absl::StrContains(line.substr(0, fatal), label)) return false;
   }
   absl::string_view msg = line.substr(fatal + 8);
   // log_error_verbosity = verbose puts the SQLSTATE first.

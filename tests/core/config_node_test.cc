@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "absl/strings/match.h"
 #include "catch2/catch.hpp"
 
 namespace pgwarden {
@@ -13,8 +14,8 @@ TEST_CASE("ConfigNode reports unknown keys with path and line", "[config]") {
   ConfigNode node(root, "", &errors);
   node.Child("section").CheckKeys({"good"});
   REQUIRE(errors.errors().size() == 1);
-  CHECK(errors.errors()[0].find("x.yaml:4:") == 0);
-  CHECK(errors.errors()[0].find("section.bda: unknown key") != std::string::npos);
+  CHECK(absl::StartsWith(errors.errors()[0], "x.yaml:4:"));
+  CHECK(absl::StrContains(errors.errors()[0], "section.bda: unknown key"));
 }
 
 TEST_CASE("ConfigNode typed getters reject wrong types and keep defaults", "[config]") {
@@ -27,10 +28,10 @@ TEST_CASE("ConfigNode typed getters reject wrong types and keep defaults", "[con
   CHECK(node.GetStringList("l", {"x"}) == std::vector<std::string>{"x"});
   CHECK(node.GetDuration("ok", absl::Seconds(1)) == absl::Milliseconds(250));
   REQUIRE(errors.errors().size() == 4);
-  CHECK(errors.errors()[0].find("n: expected an integer") != std::string::npos);
-  CHECK(errors.errors()[1].find("d: expected a duration") != std::string::npos);
-  CHECK(errors.errors()[2].find("b: expected true or false") != std::string::npos);
-  CHECK(errors.errors()[3].find("l: expected a list of strings") != std::string::npos);
+  CHECK(absl::StrContains(errors.errors()[0], "n: expected an integer"));
+  CHECK(absl::StrContains(errors.errors()[1], "d: expected a duration"));
+  CHECK(absl::StrContains(errors.errors()[2], "b: expected true or false"));
+  CHECK(absl::StrContains(errors.errors()[3], "l: expected a list of strings"));
   CHECK_FALSE(errors.ToStatus().ok());
 }
 
@@ -47,8 +48,8 @@ TEST_CASE("ReadSecret takes inline, env or file, never two", "[config]") {
   CHECK(ReadSecret(node.Child("c"), "key", true).empty());
   CHECK(ReadSecret(node.Child("d"), "key", true).empty());
   REQUIRE(errors.errors().size() == 2);
-  CHECK(errors.errors()[0].find("c.key: set only one of") != std::string::npos);
-  CHECK(errors.errors()[1].find("PGWARDEN_TEST_UNSET_VAR is not set") != std::string::npos);
+  CHECK(absl::StrContains(errors.errors()[0], "c.key: set only one of"));
+  CHECK(absl::StrContains(errors.errors()[1], "PGWARDEN_TEST_UNSET_VAR is not set"));
 }
 
 }  // namespace

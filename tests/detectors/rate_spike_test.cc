@@ -13,6 +13,7 @@ std::vector<double> Background(int n, double mean, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::poisson_distribution<int> pois(mean);
   std::vector<double> v;
+  v.reserve(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) v.push_back(pois(rng));
   return v;
 }

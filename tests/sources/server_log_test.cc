@@ -7,6 +7,7 @@
 #include <fstream>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "catch2/catch.hpp"
 
 namespace pgwarden {
@@ -156,8 +157,7 @@ TEST_CASE("ServerLogTail names the path when the log cannot be opened", "[server
   ServerLogTail tail("/nonexistent/pgwarden/postgresql.log");
   auto r = tail.Poll();
   REQUIRE_FALSE(r.ok());
-  CHECK(std::string(r.status().message()).find("/nonexistent/pgwarden/postgresql.log") !=
-        std::string::npos);
+  CHECK(absl::StrContains(r.status().message(), "/nonexistent/pgwarden/postgresql.log"));
 }
 
 }  // namespace
