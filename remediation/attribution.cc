@@ -277,15 +277,6 @@ absl::StatusOr<std::map<Attributor::Key, Attributor::Counters>> Attributor::Read
   return out;
 }
 
-absl::StatusOr<Attributor::Snapshot> Attributor::ReadCounters(pg::Session& conn) {
-  Snapshot snap;
-  snap.time = clock_->Now();
-  absl::StatusOr<std::map<Key, Counters>> counters = ReadCounterRows(conn);
-  if (!counters.ok()) return counters.status();
-  snap.counters = *std::move(counters);
-  return snap;
-}
-
 absl::Status Attributor::Observe(pg::Session& conn) {
   const absl::Time now = clock_->Now();
   if (!snapshots_.empty() && now - snapshots_.back().time < options_.snapshot_spacing) {
@@ -294,9 +285,10 @@ absl::Status Attributor::Observe(pg::Session& conn) {
   absl::StatusOr<bool> available = StatementsAvailable(conn);
   if (!available.ok()) return available.status();
   if (!*available) return absl::OkStatus();
-  absl::StatusOr<Snapshot> snap = ReadCounters(conn);
-  if (!snap.ok()) return snap.status();
-  snapshots_.push_back(*std::move(snap));
+  const absl::Time at = clock_->Now();
+  absl::StatusOr<std::map<Key, Counters>> counters = ReadCounterRows(conn);
+  if (!counters.ok()) return counters.status();
+  snapshots_.push_back(Snapshot{at, *std::move(counters)});
   while (static_cast<int>(snapshots_.size()) > std::max(1, options_.max_snapshots)) {
     snapshots_.pop_front();
   }

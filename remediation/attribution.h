@@ -151,7 +151,6 @@ class Attributor {
   };
   absl::StatusOr<bool> StatementsAvailable(pg::Session& conn);
   absl::StatusOr<std::map<Key, Counters>> ReadCounterRows(pg::Session& conn);
-  absl::StatusOr<Snapshot> ReadCounters(pg::Session& conn);
   // ReadRoleStats sums, per role, the pg_stat_statements deltas of writes
   // to the request's table since its baseline.
   absl::StatusOr<std::map<std::string, RoleStats>> ReadRoleStats(pg::Session& conn,
