@@ -6,12 +6,14 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 
 #include "absl/strings/match.h"
 #include "catch2/catch.hpp"
 #include "core/durable_file.h"
+#include "tests/support/failing_fsync.h"
 
 namespace pgwarden {
 namespace {
@@ -154,16 +156,13 @@ TEST_CASE("outbox reports a failing fsync from Append, MarkDone and the compacti
   std::vector<OutboxEntry> first = {Entry("pd", "k1", AlertAction::kTrigger)};
   REQUIRE((*box)->Append(&first).ok());
 
-  internal::FsyncFunction previous = internal::SetFsyncForTesting([](int) {
-    errno = EIO;
-    return -1;
-  });
+  auto fail = std::make_unique<testing::FailingFsync>();
   std::vector<OutboxEntry> second = {Entry("pd", "k2", AlertAction::kTrigger)};
   absl::Status append = (*box)->Append(&second);
   absl::Status done = (*box)->MarkDone(first[0].id);
   box->reset();
   auto reopened = Outbox::Open(path, &pending);  // compacts the non-empty file
-  internal::SetFsyncForTesting(previous);
+  fail.reset();
 
   INFO(append.ToString() << "\n" << done.ToString());
   CHECK_FALSE(append.ok());

@@ -14,9 +14,12 @@
 #include <vector>
 
 #include "catch2/catch.hpp"
+#include "tests/support/failing_fsync.h"
 
 namespace pgwarden {
 namespace {
+
+using testing::FailingFsync;
 
 // TempDir is a fresh directory removed at scope exit.
 struct TempDir {
@@ -26,25 +29,6 @@ struct TempDir {
   }
   ~TempDir() { std::filesystem::remove_all(path); }
   std::string path;
-};
-
-// FailingFsync makes every sync fail with EIO while it lives (from the
-// `after`-th call on, counting from 0), and counts the calls.
-class FailingFsync {
- public:
-  explicit FailingFsync(int after = 0) {
-    previous_ = internal::SetFsyncForTesting([this, after](int) {
-      if (calls_++ < after) return 0;
-      errno = EIO;
-      return -1;
-    });
-  }
-  ~FailingFsync() { internal::SetFsyncForTesting(previous_); }
-  int calls() const { return calls_; }
-
- private:
-  int calls_ = 0;
-  internal::FsyncFunction previous_;
 };
 
 // UmaskScope sets the process umask and restores it.

@@ -17,6 +17,8 @@
 #include "catch2/catch.hpp"
 #include "core/durable_file.h"
 #include "incidents/manager.h"
+#include "tests/support/counting_degraded.h"
+#include "tests/support/failing_fsync.h"
 
 namespace pgwarden {
 namespace {
@@ -43,14 +45,6 @@ SignalEvent Loss(absl::Time t) {
   e.description = "lost rows";
   return e;
 }
-
-class CountingDegraded : public Degraded {
- public:
-  void Count(const std::string&, const std::string& component) override {
-    if (component == kDegradedStatePersist) ++persist;
-  }
-  std::atomic<int> persist{0};
-};
 
 TEST_CASE("IncidentStore round-trips open incidents, and moves a bad file aside",
           "[incidents][store]") {
@@ -88,29 +82,26 @@ TEST_CASE("a failing fsync keeps the old state file, is reported and counted",
   o.environment = "prod";
   o.state_file = path;
   IncidentManager m(o, nullptr);
-  CountingDegraded degraded;
+  testing::CountingDegraded degraded;
   m.set_degraded(&degraded);
   const absl::Time t0 = absl::FromUnixSeconds(1700000000);
   m.Observe("shop", {Loss(t0)});
   const std::string before = Read(path);
   REQUIRE(absl::StrContains(before, "public.customers"));
 
-  internal::FsyncFunction prev = internal::SetFsyncForTesting([](int) {
-    errno = EIO;
-    return -1;
-  });
-  m.Tick(t0 + absl::Minutes(5));  // resolves: the state would become empty
-  internal::SetFsyncForTesting(prev);
-  CHECK(degraded.persist == 1);
+  {
+    testing::FailingFsync fail;
+    m.Tick(t0 + absl::Minutes(5));  // resolves: the state would become empty
+  }
+  CHECK(degraded.Get("", kDegradedStatePersist) == 1);
   CHECK(Read(path) == before);  // the old state survives a failed write
 
   IncidentStore store(path);
-  prev = internal::SetFsyncForTesting([](int) {
-    errno = EIO;
-    return -1;
-  });
-  absl::Status s = store.Write("{}");
-  internal::SetFsyncForTesting(prev);
+  absl::Status s;
+  {
+    testing::FailingFsync fail;
+    s = store.Write("{}");
+  }
   CHECK_FALSE(s.ok());
   CHECK(absl::StrContains(s.message(), dir));
   std::filesystem::remove_all(dir);

@@ -13,19 +13,13 @@
 #include "core/durable_file.h"
 #include "pg/fake_session.h"
 #include "remediation/remediator.h"
+#include "tests/support/counting_degraded.h"
+#include "tests/support/failing_fsync.h"
 
 namespace pgwarden {
 namespace {
 
 using pg::FakeSession;
-
-class CountingDegraded : public Degraded {
- public:
-  void Count(const std::string& target, const std::string& component) override {
-    ++counts[target + "/" + component];
-  }
-  std::map<std::string, int> counts;
-};
 
 struct Fixture {
   Fixture() {
@@ -67,7 +61,7 @@ struct Fixture {
   RemediationConfig config;
   FakeClock clock;
   FakeSession session;
-  CountingDegraded degraded;
+  testing::CountingDegraded degraded;
 };
 
 TEST_CASE("enforce runs nologin once per incident and audits it", "[remediation][fake]") {
@@ -177,16 +171,15 @@ TEST_CASE("a failed audit write is named in the record and counted as degraded",
           "[remediation][fake]") {
   Fixture f;
   auto rem = f.Make();
-  internal::FsyncFunction before = internal::SetFsyncForTesting([](int) {
-    errno = EIO;
-    return -1;
-  });
-  std::vector<ActionRecord> recs = rem->Act(f.session, Fixture::Request("cleanup_job"));
-  internal::SetFsyncForTesting(before);
+  std::vector<ActionRecord> recs;
+  {
+    testing::FailingFsync fail;
+    recs = rem->Act(f.session, Fixture::Request("cleanup_job"));
+  }
   REQUIRE(recs.size() == 1);
   CHECK(recs[0].id == 0);
   CHECK(absl::StrContains(recs[0].reason, "AUDIT WRITE FAILED"));
-  CHECK(f.degraded.counts["shop/audit"] == 1);
+  CHECK(f.degraded.Get("shop", kDegradedAudit) == 1);
 }
 
 }  // namespace

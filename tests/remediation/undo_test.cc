@@ -14,6 +14,7 @@
 #include "catch2/catch.hpp"
 #include "core/durable_file.h"
 #include "pg/fake_session.h"
+#include "tests/support/failing_fsync.h"
 
 namespace pgwarden {
 namespace {
@@ -136,13 +137,12 @@ TEST_CASE("an audit append whose fsync fails reports the failure", "[remediation
   const std::string path = dir + "/audit.log";
   absl::StatusOr<std::shared_ptr<AuditLog>> log = AuditLog::Open(path);
   REQUIRE(log.ok());
-  internal::FsyncFunction before = internal::SetFsyncForTesting([](int) {
-    errno = EIO;
-    return -1;
-  });
-  AuditRecord r = Done(0, ActionKind::kNologin, "x", "y");
-  const absl::Status s = (*log)->Append(&r);
-  internal::SetFsyncForTesting(before);
+  absl::Status s;
+  {
+    testing::FailingFsync fail;
+    AuditRecord r = Done(0, ActionKind::kNologin, "x", "y");
+    s = (*log)->Append(&r);
+  }
   CHECK_FALSE(s.ok());
   CHECK(absl::StrContains(s.message(), path));
   // The next append (fsync working again) succeeds.
