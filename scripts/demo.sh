@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 PGWARDEN_BUILD_TYPE=RelWithDebInfo bash scripts/build.sh build -DPGWARDEN_BUILD_TESTS=OFF -DPGWARDEN_BUILD_BENCH=OFF
-exec build/agent/pgwarden demo "$@"
+exec build/pgwarden demo "$@"

@@ -3,7 +3,7 @@
 #
 #   bench/nab/run.sh [PGWARDEN_BINARY] [WORK_DIR]
 #
-# PGWARDEN_BINARY (default build/agent/pgwarden) must accept
+# PGWARDEN_BINARY (default build/pgwarden) must accept
 # `replay [--set K=V] --input F --output F`; build-*/bench/nab/nab_replay
 # accepts the same. Runs the default detector with no --set over every CSV in
 # $NAB_DIR/data (default /work/shared/nab), writes
@@ -14,7 +14,7 @@
 # NAB_DETECTOR names another detector; the reported score uses neither.
 set -euo pipefail
 
-BIN=${1:-build/agent/pgwarden}
+BIN=${1:-build/pgwarden}
 WORK=${2:-$(mktemp -d "${TMPDIR:-/tmp}/pgwarden-nab.XXXXXX")}
 NAB_DIR=${NAB_DIR:-/work/shared/nab}
 NAME=pgwarden
