@@ -19,9 +19,9 @@ absl::StatusOr<SignalKind> KindFrom(const nlohmann::json& j) {
 }  // namespace
 
 nlohmann::json KindNames(const std::set<SignalKind>& kinds) {
-  nlohmann::json out = nlohmann::json::array();
-  for (SignalKind k : kinds) out.push_back(SignalKindName(k));
-  return out;
+  std::set<std::string> names;  // alphabetical, as pages and state always listed them
+  for (SignalKind k : kinds) names.insert(SignalKindName(k));
+  return names;
 }
 
 nlohmann::json StatusJson(const Incident& inc) {

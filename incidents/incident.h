@@ -36,7 +36,7 @@ struct Incident {
   nlohmann::json details = nlohmann::json::object();
 };
 
-// KindNames lists kinds by name, for JSON.
+// KindNames lists kinds by name, alphabetically, for JSON.
 nlohmann::json KindNames(const std::set<SignalKind>& kinds);
 
 // StatusJson is an incident as the status page shows it.

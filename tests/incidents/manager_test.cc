@@ -52,6 +52,7 @@ TEST_CASE("IncidentManager groups a table's signals into one page with one key",
   CHECK(rec.alerts[1].dedup_key == rec.alerts[0].dedup_key);
   CHECK(m.Open().size() == 1);
   CHECK(m.Open()[0].kinds.size() == 2);
+  CHECK(rec.alerts[1].details["kinds"] == nlohmann::json::array({"delete_spike", "row_loss"}));
   // Another table is another incident.
   m.Observe("shop", {Event(SignalKind::kTruncate, "orders", t0 + absl::Seconds(2))});
   CHECK(m.Open().size() == 2);
