@@ -126,22 +126,10 @@ std::vector<std::string> SinkKeys() {
   return keys;
 }
 
-// CheckSinkKeys records one error per key of `s` not in SinkKeys(), as
-// ConfigNode::CheckKeys does for a fixed list.
+// CheckSinkKeys records one error per key of `s` not in SinkKeys().
 void CheckSinkKeys(const ConfigNode& s) {
   static const std::vector<std::string>* const allowed = new std::vector<std::string>(SinkKeys());
-  if (!s.IsMap()) return;
-  for (auto it = s.raw().begin(); it != s.raw().end(); ++it) {
-    if (!it->first.IsScalar()) {
-      s.errors()->Add(it->first.Mark(), s.path(), "keys must be plain strings");
-      continue;
-    }
-    const std::string& key = it->first.Scalar();
-    if (std::find(allowed->begin(), allowed->end(), key) != allowed->end()) continue;
-    s.errors()->Add(
-        it->first.Mark(), s.path().empty() ? key : absl::StrCat(s.path(), ".", key),
-        absl::StrCat("unknown key (allowed here: ", absl::StrJoin(*allowed, ", "), ")"));
-  }
+  s.CheckKeys(*allowed);
 }
 
 // ParseSinkUrls reads url or urls; `type` is null for an unknown type.

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
@@ -82,11 +83,15 @@ bool ConfigNode::ExpectMap(bool required) const {
   return true;
 }
 
-void ConfigNode::CheckKeys(std::initializer_list<absl::string_view> allowed) const {
-  if (!IsMap()) return;
-  for (auto it = node_.begin(); it != node_.end(); ++it) {
+namespace {
+
+// CheckKeysIn is CheckKeys over any list of key names.
+template <typename List>
+void CheckKeysIn(const YAML::Node& node, const std::string& path, ConfigErrors* errors,
+                 const List& allowed, const std::function<std::string(const std::string&)>& child) {
+  for (auto it = node.begin(); it != node.end(); ++it) {
     if (!it->first.IsScalar()) {
-      errors_->Add(it->first.Mark(), path_, "keys must be plain strings");
+      errors->Add(it->first.Mark(), path, "keys must be plain strings");
       continue;
     }
     const std::string& key = it->first.Scalar();
@@ -95,10 +100,24 @@ void ConfigNode::CheckKeys(std::initializer_list<absl::string_view> allowed) con
       if (a == key) ok = true;
     }
     if (!ok) {
-      errors_->Add(it->first.Mark(), ChildPath(key),
-                   absl::StrCat("unknown key (allowed here: ", absl::StrJoin(allowed, ", "), ")"));
+      errors->Add(it->first.Mark(), child(key),
+                  absl::StrCat("unknown key (allowed here: ", absl::StrJoin(allowed, ", "), ")"));
     }
   }
+}
+
+}  // namespace
+
+void ConfigNode::CheckKeys(std::initializer_list<absl::string_view> allowed) const {
+  if (!IsMap()) return;
+  CheckKeysIn(node_, path_, errors_, allowed,
+              [this](const std::string& k) { return ChildPath(k); });
+}
+
+void ConfigNode::CheckKeys(absl::Span<const std::string> allowed) const {
+  if (!IsMap()) return;
+  CheckKeysIn(node_, path_, errors_, allowed,
+              [this](const std::string& k) { return ChildPath(k); });
 }
 
 void ConfigNode::Error(absl::string_view message) const {

@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "yaml-cpp/yaml.h"
 
 namespace pgwarden {
@@ -62,6 +63,7 @@ class ConfigNode {
   bool ExpectMap(bool required = false) const;
   // CheckKeys records one error per key not in `allowed`.
   void CheckKeys(std::initializer_list<absl::string_view> allowed) const;
+  void CheckKeys(absl::Span<const std::string> allowed) const;
 
   std::string GetString(absl::string_view key, const std::string& def) const;
   // GetRequiredString records "missing required key" when absent.
