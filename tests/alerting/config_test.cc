@@ -8,6 +8,7 @@
 #include <string>
 
 #include "catch2/catch.hpp"
+#include "tests/alerting/parse_alerting.h"
 #include "tests/support/product_example.h"
 
 namespace pgwarden {
@@ -15,11 +16,7 @@ namespace {
 
 // Parse parses the `alerting:` section of `yaml` and returns the errors.
 std::vector<std::string> Parse(const std::string& yaml, AlertingConfig* out) {
-  YAML::Node root = YAML::Load(yaml);
-  ConfigErrors errors("pgwarden.yaml");
-  ConfigNode node(root, "", &errors);
-  ParseAlertingConfig(node.Child("alerting"), out);
-  return errors.errors();
+  return testing::ParseAlerting(yaml, out);
 }
 
 // HasError reports whether one error names `path` and contains `text`.

@@ -7,17 +7,14 @@
 #include "absl/strings/match.h"
 #include "alerting/config.h"
 #include "catch2/catch.hpp"
+#include "tests/alerting/parse_alerting.h"
 
 namespace pgwarden {
 namespace {
 
 // Parse parses the `alerting:` section of `yaml` and returns the errors.
 std::vector<std::string> Parse(const std::string& yaml, AlertingConfig* out) {
-  YAML::Node root = YAML::Load(yaml);
-  ConfigErrors errors("pgwarden.yaml");
-  ConfigNode node(root, "", &errors);
-  ParseAlertingConfig(node.Child("alerting"), out);
-  return errors.errors();
+  return testing::ParseAlerting(yaml, out);
 }
 
 // MinimalSection is the smallest valid sink section of `type`.
