@@ -27,10 +27,23 @@ bool ValidName(const std::string& s) {
   return true;
 }
 
+}  // namespace
+
+std::string DefaultSlotName(const std::string& target) {
+  std::string slot = "pgwarden_";
+  for (char c : target) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+    slot.push_back(ok ? c : (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : '_');
+  }
+  return slot.substr(0, 63);
+}
+
+namespace {
+
 void ParseTarget(const ConfigNode& node, std::set<std::string>* names, TargetConfig* t) {
   if (!node.ExpectMap(true)) return;
   node.CheckKeys({"name", "dsn", "dsn_env", "dsn_file", "tables", "connect_timeout",
-                  "statement_timeout", "server_log"});
+                  "statement_timeout", "server_log", "change_stream", "fast_path"});
   t->name = node.GetRequiredString("name");
   if (!t->name.empty()) {
     if (!ValidName(t->name)) {
@@ -49,6 +62,21 @@ void ParseTarget(const ConfigNode& node, std::set<std::string>* names, TargetCon
   t->connect_timeout = node.GetDuration("connect_timeout", t->connect_timeout);
   t->statement_timeout = node.GetDuration("statement_timeout", t->statement_timeout);
   t->server_log = node.GetString("server_log", "");
+  t->fast_path = node.GetBool("fast_path", t->fast_path);
+  ConfigNode cs = node.Child("change_stream");
+  if (cs.IsDefined() && cs.ExpectMap()) {
+    cs.CheckKeys({"enabled", "slot", "allow_unbounded_retention"});
+    t->change_stream.enabled = cs.GetBool("enabled", false);
+    t->change_stream.slot = cs.GetString("slot", "");
+    t->change_stream.allow_unbounded_retention = cs.GetBool("allow_unbounded_retention", false);
+    const std::string& slot = t->change_stream.slot;
+    if (!slot.empty() &&
+        (slot.size() > 63 ||
+         slot.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos)) {
+      cs.ErrorAt("slot", "must be 1-63 characters of lower-case letters, digits or '_'");
+    }
+  }
+  if (t->change_stream.slot.empty()) t->change_stream.slot = DefaultSlotName(t->name);
   if (t->connect_timeout < absl::Seconds(1)) node.ErrorAt("connect_timeout", "must be at least 1s");
   if (t->statement_timeout < absl::Milliseconds(10)) {
     node.ErrorAt("statement_timeout", "must be at least 10ms");
@@ -147,6 +175,13 @@ void ParseGlobals(const ConfigNode& top, AgentConfig* cfg) {
   cfg->interval = top.GetDuration("interval", cfg->interval);
   if (cfg->interval < absl::Milliseconds(100)) top.ErrorAt("interval", "must be at least 100ms");
   if (cfg->interval > absl::Hours(1)) top.ErrorAt("interval", "must be at most 1h");
+  cfg->fast_interval =
+      top.GetDuration("fast_interval", std::min(cfg->fast_interval, cfg->interval));
+  if (cfg->fast_interval < absl::Milliseconds(50)) {
+    top.ErrorAt("fast_interval", "must be at least 50ms");
+  } else if (cfg->fast_interval > cfg->interval) {
+    top.ErrorAt("fast_interval", "must not be longer than interval");
+  }
   cfg->log_level = top.GetString("log_level", cfg->log_level);
   LogLevel level;
   if (!ParseLogLevel(cfg->log_level, &level)) {
@@ -229,9 +264,9 @@ absl::StatusOr<AgentConfig> ParseConfig(const std::string& text, const std::stri
     top.Error("the config file must be a YAML mapping with at least `targets:`");
     return errors.ToStatus();
   }
-  top.CheckKeys({"environment", "instance", "listen", "interval", "log_level", "state_dir",
-                 "reconnect_max_backoff", "targets", "detectors", "incidents", "maintenance",
-                 "alerting", "remediation"});
+  top.CheckKeys({"environment", "instance", "listen", "interval", "fast_interval", "log_level",
+                 "state_dir", "reconnect_max_backoff", "targets", "detectors", "incidents",
+                 "maintenance", "alerting", "remediation"});
   ParseGlobals(top, &cfg);
   ParseTargets(top, &cfg.targets);
   ParseDetectors(top, &cfg.detectors);

@@ -12,6 +12,18 @@
 
 namespace pgwarden {
 
+// ChangeStreamConfig turns on logical decoding of a target's WAL (opt-in).
+struct ChangeStreamConfig {
+  bool enabled = false;
+  // slot is the logical replication slot; default pgwarden_<target name>
+  // (characters other than [a-z0-9_] become '_').
+  std::string slot;
+  // allow_unbounded_retention lets the agent create its slot although
+  // max_slot_wal_keep_size is -1 (a slot nobody reads then keeps WAL until
+  // the disk is full).
+  bool allow_unbounded_retention = false;
+};
+
 // TargetConfig is one watched database.
 struct TargetConfig {
   std::string name;
@@ -25,7 +37,14 @@ struct TargetConfig {
   // server_log: the PostgreSQL server log (stderr or csvlog format, English
   // messages) read for failed logins; "" = not read.
   std::string server_log;
+  ChangeStreamConfig change_stream;
+  // fast_path: read pg_stat_statements counters and look for sessions that
+  // commit inside one statement on every fast tick.
+  bool fast_path = true;
 };
+
+// DefaultSlotName returns pgwarden_<target> folded to a valid slot name.
+std::string DefaultSlotName(const std::string& target);
 
 // SignalConfig picks the detector (and its parameters) for one signal.
 struct SignalConfig {
@@ -69,6 +88,9 @@ struct AgentConfig {
   std::string instance;  // defaults to the host name
   std::string listen = "127.0.0.1:9331";
   absl::Duration interval = absl::Seconds(1);
+  // fast_interval: the tick of the change stream, the statement counters and
+  // the session guard (at most `interval`).
+  absl::Duration fast_interval = absl::Milliseconds(250);
   std::string log_level = "info";
   std::string state_dir = "/var/lib/pgwarden";
   absl::Duration reconnect_max_backoff = absl::Seconds(10);

@@ -123,5 +123,50 @@ TEST_CASE("Config: maintenance windows cover their time and tables only", "[conf
   CHECK(absl::StrContains(e, "maintenance.windows[0].days: unknown day"));
 }
 
+TEST_CASE("Config: change_stream is opt-in with a default slot per target", "[config]") {
+  absl::StatusOr<AgentConfig> c = ParseConfig(R"(
+targets:
+  - name: Shop-EU.1
+    dsn: "dbname=shop"
+  - name: billing
+    dsn: "dbname=billing"
+    fast_path: false
+    change_stream:
+      enabled: true
+      slot: billing_slot
+      allow_unbounded_retention: true
+)",
+                                              "c.yaml");
+  INFO(c.status().message());
+  REQUIRE(c.ok());
+  CHECK(c->fast_interval == absl::Milliseconds(250));
+  CHECK_FALSE(c->targets[0].change_stream.enabled);
+  CHECK(c->targets[0].change_stream.slot == "pgwarden_shop_eu_1");
+  CHECK(c->targets[0].fast_path);
+  CHECK(c->targets[1].change_stream.enabled);
+  CHECK(c->targets[1].change_stream.slot == "billing_slot");
+  CHECK(c->targets[1].change_stream.allow_unbounded_retention);
+  CHECK_FALSE(c->targets[1].fast_path);
+}
+
+TEST_CASE(
+    "Config: a bad slot name, an unknown change_stream key and a slow fast_interval are named",
+    "[config]") {
+  std::string e = ErrorOf(R"(
+interval: 1s
+fast_interval: 2s
+targets:
+  - name: shop
+    dsn: "dbname=shop"
+    change_stream:
+      enabled: true
+      slot: "Bad-Slot"
+      retention: 1
+)");
+  CHECK(absl::StrContains(e, "targets[0].change_stream.slot"));
+  CHECK(absl::StrContains(e, "targets[0].change_stream.retention"));
+  CHECK(absl::StrContains(e, "fast_interval: must not be longer than interval"));
+}
+
 }  // namespace
 }  // namespace pgwarden
