@@ -52,12 +52,8 @@ TargetLoop::TargetLoop(const AgentConfig& config, const TargetConfig& target,
       clock_(clock),
       sampler_(target.dsn, TableFilter(target.include, target.exclude),
                PgSamplerOptions{target.connect_timeout, target.statement_timeout, "pgwarden"}),
-      watch_(std::move(factories),
-             [this](const std::string& schema, const std::string& table, absl::Time t) {
-               const std::string window =
-                   InMaintenance(config_.maintenance, target_.name, schema, table, t);
-               return window.empty() ? window : absl::StrCat("maintenance window ", window);
-             }),
+      watch_(factories, MaintenanceSilencer()),
+      fast_(config, target, factories, MaintenanceSilencer(), metrics, clock),
       responder_(config, target, registry, metrics->ConstLabels(), incidents, clock, degraded),
       up_(metrics->up.Add({{"target", target.name}})),
       duration_(metrics->sample_duration.Add({{"target", target.name}},
@@ -70,8 +66,19 @@ TargetLoop::TargetLoop(const AgentConfig& config, const TargetConfig& target,
 
 TargetLoop::~TargetLoop() { Stop(); }
 
+TargetWatch::Silencer TargetLoop::MaintenanceSilencer() {
+  return [this](const std::string& schema, const std::string& table, absl::Time t) {
+    const std::string window = InMaintenance(config_.maintenance, target_.name, schema, table, t);
+    return window.empty() ? window : absl::StrCat("maintenance window ", window);
+  };
+}
+
 void TargetLoop::Start() {
   last_pass_unix_ms_ = absl::ToUnixMillis(clock_->Now());
+  fast_.Start([this] {
+    absl::MutexLock lock(&mu_);
+    wake_ = true;
+  });
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -81,6 +88,7 @@ void TargetLoop::Stop() {
     stop_ = true;
   }
   if (thread_.joinable()) thread_.join();
+  fast_.Stop();
 }
 
 bool TargetLoop::alive(absl::Time now) const {
@@ -94,33 +102,79 @@ bool TargetLoop::alive(absl::Time now) const {
 
 void TargetLoop::Run() {
   absl::Time next = clock_->Now();
+  absl::Time next_fast = next;
   while (true) {
-    RunOnce();
-    last_pass_unix_ms_ = absl::ToUnixMillis(clock_->Now());
-    bool ok;
-    {
-      absl::MutexLock lock(&status_mu_);
-      ok = connected_;
+    const absl::Time now = clock_->Now();
+    if (now >= next) {
+      RunOnce();
+      last_pass_unix_ms_ = absl::ToUnixMillis(clock_->Now());
+      bool ok;
+      {
+        absl::MutexLock lock(&status_mu_);
+        ok = connected_;
+      }
+      if (ok) {
+        backoff_ = config_.interval;
+        // Fixed-rate ticks; if a pass overran, start the next one now.
+        next += config_.interval;
+        if (next < clock_->Now()) next = clock_->Now();
+      } else {
+        next = clock_->Now() + backoff_;
+        backoff_ = std::min(backoff_ * 2, config_.reconnect_max_backoff);
+      }
+      next_fast = clock_->Now() + config_.fast_interval;
+    } else if (now >= next_fast) {
+      FastOnce();
+      next_fast += config_.fast_interval;
+      if (next_fast < clock_->Now()) next_fast = clock_->Now() + config_.fast_interval;
     }
-    absl::Duration wait;
-    if (ok) {
-      backoff_ = config_.interval;
-      // Fixed-rate ticks; if a pass overran, start the next one now.
-      next += config_.interval;
-      const absl::Time now = clock_->Now();
-      if (next < now) next = now;
-      wait = next - now;
-    } else {
-      wait = backoff_;
-      backoff_ = std::min(backoff_ * 2, config_.reconnect_max_backoff);
-      next = clock_->Now() + wait;
-    }
-    // A real-time wait, woken early by Stop(); what it waits for was
-    // computed from the injected clock.
+    const absl::Time wake_at = std::min(next, next_fast);
+    // A real-time wait, woken early by Stop() and by committed changes
+    // waiting; what it waits for was computed from the injected clock.
     absl::MutexLock lock(&mu_);
-    auto stopping = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stop_; };
-    if (mu_.AwaitWithTimeout(absl::Condition(&stopping), wait)) return;
+    auto woken = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stop_ || wake_; };
+    mu_.AwaitWithTimeout(absl::Condition(&woken), wake_at - clock_->Now());
+    if (stop_) return;
+    if (wake_) {
+      wake_ = false;
+      next_fast = std::min(next_fast, clock_->Now());
+    }
   }
+}
+
+void TargetLoop::FastOnce() {
+  {
+    absl::MutexLock lock(&status_mu_);
+    if (!connected_) return;
+  }
+  pg::Session* conn = sampler_.session();
+  if (conn == nullptr || !conn->IsOpen()) return;
+  const absl::Time now = clock_->Now();
+  WatchResult result;
+  fast_.Tick(*conn, now, &result);
+  responder_.Guard(*conn, watched_, now, &result.events);
+  Handle(result);
+  incidents_->Tick(clock_->Now());
+}
+
+void TargetLoop::Handle(WatchResult& result) {
+  pg::Session* conn = sampler_.session();
+  if (conn != nullptr && !result.events.empty()) {
+    responder_.Enrich(*conn, &result.events, &result.suppressed);
+  }
+  for (const auto& [ev, reason] : result.suppressed) {
+    // The metric's reason is the class (a window's name goes to the log).
+    const std::string label =
+        absl::StartsWith(reason, "maintenance") ? std::string("maintenance") : reason;
+    metrics_->suppressed.Add({{"target", target_.name}, {"reason", label}}).Increment();
+    PGW_LOG(Info) << "target " << target_.name << ": not paging (" << reason
+                  << "): " << ev.description;
+  }
+  if (result.counter_resets > 0) {
+    metrics_->suppressed.Add({{"target", target_.name}, {"reason", "counter_reset"}})
+        .Increment(result.counter_resets);
+  }
+  if (!result.events.empty()) responder_.Respond(incidents_->Observe(target_.name, result.events));
 }
 
 void TargetLoop::RunOnce() {
@@ -148,13 +202,14 @@ void TargetLoop::RunOnce() {
   WatchResult result = watch_.Process(*snap);
   PublishTables(result);
   PollServerLog(snap->time, snap->database, &result);
+  fast_.Sync(*snap);
+  watched_.clear();
+  watched_.reserve(snap->tables.size());
+  for (const TableStat& t : snap->tables) watched_.push_back(TableRef{t.schema, t.name});
   if (pg::Session* conn = sampler_.session()) {
     responder_.Observe(*conn);
-    std::vector<TableRef> watched;
-    watched.reserve(snap->tables.size());
-    for (const TableStat& t : snap->tables) watched.push_back(TableRef{t.schema, t.name});
-    responder_.Guard(*conn, watched, snap->time, &result.events);
-    if (!result.events.empty()) responder_.Enrich(*conn, &result.events, &result.suppressed);
+    fast_.Tick(*conn, snap->time, &result);
+    responder_.Guard(*conn, watched_, snap->time, &result.events);
   }
   TargetLoopSeries& series = *series_;
   if (series.commits == nullptr) {
@@ -171,19 +226,7 @@ void TargetLoop::RunOnce() {
   series.rollback_score->Set(watch_.rollback_ratio_score());
   series.watched->Set(static_cast<double>(snap->tables.size()));
 
-  for (const auto& [ev, reason] : result.suppressed) {
-    // The metric's reason is the class (a window's name goes to the log).
-    const std::string label =
-        absl::StartsWith(reason, "maintenance") ? std::string("maintenance") : reason;
-    metrics_->suppressed.Add({{"target", target_.name}, {"reason", label}}).Increment();
-    PGW_LOG(Info) << "target " << target_.name << ": not paging (" << reason
-                  << "): " << ev.description;
-  }
-  if (result.counter_resets > 0) {
-    metrics_->suppressed.Add({{"target", target_.name}, {"reason", "counter_reset"}})
-        .Increment(result.counter_resets);
-  }
-  if (!result.events.empty()) responder_.Respond(incidents_->Observe(target_.name, result.events));
+  Handle(result);
   incidents_->Tick(clock_->Now());
 
   up_.Set(1);
@@ -267,7 +310,8 @@ nlohmann::json TargetLoop::StatusJson() const {
   nlohmann::json j = {{"name", target_.name},
                       {"dsn", pg::RedactDsn(target_.dsn)},
                       {"up", connected_},
-                      {"tables_watched", tables_watched_}};
+                      {"tables_watched", tables_watched_},
+                      {"paths", fast_.StatusJson()}};
   if (!last_error_.empty()) j["last_error"] = last_error_;
   if (last_success_ != absl::InfinitePast()) {
     j["last_sample"] = absl::FormatTime(absl::RFC3339_full, last_success_, absl::UTCTimeZone());

@@ -9,6 +9,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "agent/config.h"
+#include "agent/fast_path.h"
 #include "agent/responder.h"
 #include "core/clock.h"
 #include "exporters/agent_metrics.h"
@@ -41,7 +42,13 @@ class TargetLoop {
 
  private:
   void Run();
+  // RunOnce is the full tick: a statistics sample, then what the fast tick
+  // does. FastOnce is the fast tick alone, on the same session.
   void RunOnce();
+  void FastOnce();
+  // Handle attributes, pages and answers what a tick found.
+  void Handle(WatchResult& result);
+  TargetWatch::Silencer MaintenanceSilencer();
   void PublishTables(const WatchResult& result);
   // PollServerLog reads new failed logins from the server log, if configured.
   void PollServerLog(absl::Time now, const std::string& database, WatchResult* result);
@@ -53,7 +60,9 @@ class TargetLoop {
   Clock* clock_;
   PgSampler sampler_;
   TargetWatch watch_;
+  FastPath fast_;
   Responder responder_;
+  std::vector<TableRef> watched_;  // of the last snapshot
   std::unique_ptr<ServerLogTail> server_log_;  // null unless target.server_log
   std::string server_log_error_;
   prometheus::Gauge& up_;
@@ -63,6 +72,8 @@ class TargetLoop {
   // mu_ wakes the loop thread when Stop() is called.
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  // wake_ is set by the change stream when committed changes are waiting.
+  bool wake_ ABSL_GUARDED_BY(mu_) = false;
 
   // status_mu_ guards what StatusJson reads; held only to copy fields.
   mutable absl::Mutex status_mu_;

@@ -82,6 +82,43 @@ AgentMetrics::AgentMetrics(prometheus::Registry& registry, const std::string& en
                            "unconfirmed, counter_reset).")
                      .Labels({{"environment", environment}})
                      .Register(registry)),
+      change_stream_up(BuildGauge()
+                           .Name("pgwarden_change_stream_up")
+                           .Help("1 while the target's change stream (logical decoding) is "
+                                 "streaming; 0 when enabled and not streaming.")
+                           .Labels({{"environment", environment}})
+                           .Register(registry)),
+      change_stream_lag(BuildGauge()
+                            .Name("pgwarden_change_stream_lag_bytes")
+                            .Help("WAL written by the server and not yet confirmed by the "
+                                  "agent's replication slot, in bytes.")
+                            .Labels({{"environment", environment}})
+                            .Register(registry)),
+      change_stream_retained(BuildGauge()
+                                 .Name("pgwarden_change_stream_retained_wal_bytes")
+                                 .Help("WAL the agent's replication slot keeps on the server "
+                                       "(current LSN minus the slot's restart_lsn), in bytes.")
+                                 .Labels({{"environment", environment}})
+                                 .Register(registry)),
+      change_stream_changes(BuildCounter()
+                                .Name("pgwarden_change_stream_changes_total")
+                                .Help("Committed row changes decoded on watched tables, by op "
+                                      "(insert, update, delete, truncate); counted once across "
+                                      "restarts.")
+                                .Labels({{"environment", environment}})
+                                .Register(registry)),
+      change_stream_gaps(BuildCounter()
+                             .Name("pgwarden_change_stream_gaps_total")
+                             .Help("Times the replication slot was invalidated by the server "
+                                   "and recreated: changes in between were not seen.")
+                             .Labels({{"environment", environment}})
+                             .Register(registry)),
+      fast_tick_duration(BuildHistogram()
+                             .Name("pgwarden_fast_tick_duration_seconds")
+                             .Help("Time of one fast tick (change stream, statement counters, "
+                                   "session guard) per target.")
+                             .Labels({{"environment", environment}})
+                             .Register(registry)),
       build_info(BuildGauge()
                      .Name("pgwarden_build_info")
                      .Help("Always 1; the version label names the running build.")

@@ -36,6 +36,12 @@ class AgentMetrics {
   prometheus::Family<prometheus::Counter>& failed_logins;      // {target,reason}
   prometheus::Family<prometheus::Gauge>& tables_watched;       // {target}
   prometheus::Family<prometheus::Counter>& suppressed;         // {target,reason}
+  prometheus::Family<prometheus::Gauge>& change_stream_up;        // {target}
+  prometheus::Family<prometheus::Gauge>& change_stream_lag;       // {target}
+  prometheus::Family<prometheus::Gauge>& change_stream_retained;  // {target}
+  prometheus::Family<prometheus::Counter>& change_stream_changes;  // {target,op}
+  prometheus::Family<prometheus::Counter>& change_stream_gaps;     // {target}
+  prometheus::Family<prometheus::Histogram>& fast_tick_duration;   // {target}
   prometheus::Family<prometheus::Gauge>& build_info;           // {version}
 
   // SampleDurationBuckets are the histogram's bucket bounds in seconds.

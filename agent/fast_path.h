@@ -1,0 +1,60 @@
+#ifndef PGWARDEN_AGENT_FAST_PATH_H_
+#define PGWARDEN_AGENT_FAST_PATH_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/config.h"
+#include "core/clock.h"
+#include "exporters/agent_metrics.h"
+#include "nlohmann/json.hpp"
+#include "pg/session.h"
+#include "signals/change_watch.h"
+#include "signals/table_watch.h"
+#include "sources/pg_sampler.h"
+
+namespace pgwarden {
+
+// FastPath is what a target sees between statistics samples, on the fast
+// tick: committed changes from the change stream when it streams, otherwise
+// the statement counters, plus the sessions whose xid shows who committed
+// what. It runs on the target's loop thread, on the sampler's session.
+class FastPath {
+ public:
+  FastPath(const AgentConfig& config, const TargetConfig& target, DetectorFactories factories,
+           TargetWatch::Silencer silencer, AgentMetrics* metrics, Clock* clock);
+  ~FastPath();
+  FastPath(const FastPath&) = delete;
+  FastPath& operator=(const FastPath&) = delete;
+
+  // Start starts the change stream (if enabled); `wake` is called from its
+  // thread when committed transactions are waiting.
+  void Start(std::function<void()> wake);
+  void Stop();
+
+  // Sync follows the tables of the latest statistics snapshot.
+  void Sync(const Snapshot& snap);
+  // Tick runs one fast pass and appends what fired to `out`.
+  void Tick(pg::Session& conn, absl::Time now, WatchResult* out);
+  // StatusJson lists the target's paths and their state, for /status.
+  nlohmann::json StatusJson() const;
+
+ private:
+  // ObserveXids records which session holds which xid (pg_stat_activity).
+  void ObserveXids(pg::Session& conn, absl::Time now);
+
+  const AgentConfig& config_;
+  TargetConfig target_;
+  AgentMetrics* metrics_;
+  Clock* clock_;
+  ChangeWatch stream_watch_;
+  ChangeWatch statement_watch_;
+  prometheus::Histogram& duration_;
+  std::string xid_error_;
+};
+
+}  // namespace pgwarden
+
+#endif  // PGWARDEN_AGENT_FAST_PATH_H_
