@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "core/log.h"
 #include "pg/connect.h"
+#include "remediation/commit_evidence.h"
 
 namespace pgwarden {
 namespace {
@@ -93,6 +94,9 @@ void Responder::Enrich(pg::Session& conn, std::vector<SignalEvent>* events,
       }
       it = cache_.insert_or_assign(key, Cached{std::move(*a), now, req.since}).first;
     }
+    // Commit-time evidence (the change stream's xids, a session committing
+    // inside one statement) names culprits the statement counters cannot.
+    MergeCommitEvidence(CommitEvidenceFromFigures(ev.figures), &it->second.attribution);
     const Attribution& attr = it->second.attribution;
     ev.figures["attribution"] = attr.ToJson();
     const Culprit* top = attr.Top();

@@ -62,7 +62,7 @@ class TargetLoop {
   TargetWatch watch_;
   FastPath fast_;
   Responder responder_;
-  std::vector<TableRef> watched_;  // of the last snapshot
+  std::vector<TableRef> watched_;              // of the last snapshot
   std::unique_ptr<ServerLogTail> server_log_;  // null unless target.server_log
   std::string server_log_error_;
   prometheus::Gauge& up_;
