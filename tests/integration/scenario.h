@@ -20,8 +20,8 @@ struct Scenario {
   PdReceiver pager;
   std::unique_ptr<AgentProcess> agent;
 
-  explicit Scenario(int64_t customers) {
-    auto started = LocalPostgres::Start();
+  explicit Scenario(int64_t customers, LocalPostgresOptions options = {}) {
+    auto started = LocalPostgres::Start(std::move(options));
     REQUIRE(started.ok());
     pg = std::move(*started);
     absl::Status s = CreateShop(*pg, customers);
@@ -59,6 +59,15 @@ struct Scenario {
     return std::stoll(*out);
   }
 };
+
+// LogicalOptions is a cluster whose WAL can be decoded (the change stream),
+// with slot retention bounded by max_slot_wal_keep_size = `keep`.
+inline LocalPostgresOptions LogicalOptions(const std::string& keep = "1GB") {
+  LocalPostgresOptions o;
+  o.extra_conf = {"wal_level = logical", "max_wal_senders = 10", "max_replication_slots = 10",
+                  absl::StrCat("max_slot_wal_keep_size = '", keep, "'")};
+  return o;
+}
 
 // IsTriggerFor matches a PagerDuty trigger whose summary names `what`.
 inline std::function<bool(const nlohmann::json&)> IsTriggerFor(const std::string& what) {
