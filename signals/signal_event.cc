@@ -24,6 +24,8 @@ const char* SignalKindName(SignalKind kind) {
       return "long_statement";
     case SignalKind::kBlocking:
       return "blocking";
+    case SignalKind::kCoverageGap:
+      return "coverage_gap";
   }
   return "?";
 }

@@ -25,6 +25,9 @@ enum class SignalKind {
   kIdleInTransaction,
   kLongStatement,
   kBlocking,
+  // kCoverageGap: a source lost changes (the server invalidated the change
+  // stream's replication slot); what happened meanwhile was not seen.
+  kCoverageGap,
 };
 
 // kAllSignalKinds lists every kind, in declaration order.
@@ -39,6 +42,7 @@ inline constexpr SignalKind kAllSignalKinds[] = {
     SignalKind::kIdleInTransaction,
     SignalKind::kLongStatement,
     SignalKind::kBlocking,
+    SignalKind::kCoverageGap,
 };
 
 // SignalKindName returns the kind's name ("row_loss", "delete_spike", ...):
