@@ -2,6 +2,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "core/log.h"
 
 namespace pgwarden {
@@ -36,17 +37,84 @@ void FastPath::Stop() {}
 void FastPath::Sync(const Snapshot& snap) {
   stream_watch_.SyncTables(snap);
   statement_watch_.SyncTables(snap);
+  watched_.clear();
+  watched_.reserve(snap.tables.size());
+  for (const TableStat& t : snap.tables) {
+    watched_.push_back(WatchedTable{t.oid, t.schema, t.name, t.live_rows});
+  }
+}
+
+void FastPath::PollStatements(pg::Session& conn, absl::Time now, WatchResult* out) {
+  absl::StatusOr<std::vector<TableChange>> changes = counters_.Poll(conn, now);
+  Warn("statement counters", changes.status());
+  if (changes.ok()) statement_watch_.AddChanges(*changes);
+  statement_watch_.Evaluate(now, out);
+}
+
+void FastPath::PollSuspects(pg::Session& conn, absl::Time now, WatchResult* out) {
+  absl::StatusOr<std::vector<Suspect>> suspects = calls_.Poll(conn, watched_, now);
+  Warn("commit-in-statement watch", suspects.status());
+  if (!suspects.ok()) return;
+  for (auto it = suspect_paged_.begin(); it != suspect_paged_.end();) {
+    it = now - it->second > absl::Minutes(10) ? suspect_paged_.erase(it) : std::next(it);
+  }
+  for (const Suspect& s : *suspects) {
+    absl::Time& last = suspect_paged_[{s.pid, s.oid}];
+    if (now - last < absl::Seconds(1)) continue;
+    last = now;
+    SignalEvent ev;
+    ev.kind = SignalKind::kRowLoss;
+    ev.schema = s.schema;
+    ev.table = s.table;
+    ev.oid = s.oid;
+    ev.time = now;
+    ev.severity = Severity::kCritical;
+    const int64_t lost = s.rows_before - s.rows_now;
+    ev.description = absl::StrFormat(
+        "table %s.%s lost %s of %s rows (%.1f%%) to one statement committing inside itself "
+        "(pid %d, running %.0f s)",
+        s.schema, s.table, FormatCount(lost), FormatCount(s.rows_before),
+        s.rows_before > 0 ? 100.0 * static_cast<double>(lost) / static_cast<double>(s.rows_before)
+                          : 0.0,
+        s.pid, s.query_age_seconds);
+    ev.figures = {{"rows_before", s.rows_before},
+                  {"rows_now", s.rows_now},
+                  {"rows_lost", lost},
+                  {"delete_rate_per_s", s.rows_per_second},
+                  {"suspect",
+                   {{"pid", s.pid},
+                    {"role", s.role},
+                    {"application", s.application},
+                    {"client", s.client},
+                    {"query", s.query},
+                    {"query_age_seconds", s.query_age_seconds},
+                    {"xid_changes", s.xid_changes},
+                    {"rows_before", s.rows_before},
+                    {"rows_now", s.rows_now},
+                    {"sampled", s.sampled}}}};
+    const std::string window =
+        InMaintenance(config_.maintenance, target_.name, s.schema, s.table, now);
+    if (!window.empty()) {
+      out->suppressed.emplace_back(std::move(ev), absl::StrCat("maintenance window ", window));
+    } else {
+      out->events.push_back(std::move(ev));
+    }
+  }
+}
+
+void FastPath::Warn(const std::string& source, const absl::Status& status) {
+  std::string& last = errors_[source];
+  const std::string msg = status.ok() ? "" : std::string(status.message());
+  if (!msg.empty() && msg != last) {
+    PGW_LOG(Warning) << "target " << target_.name << ": " << source << ": " << msg;
+  }
+  last = msg;
 }
 
 void FastPath::ObserveXids(pg::Session& conn, absl::Time now) {
   absl::StatusOr<pg::Result> rows = conn.Query(kXidQuery);
-  if (!rows.ok()) {
-    const std::string msg(rows.status().message());
-    if (msg != xid_error_) PGW_LOG(Warning) << "target " << target_.name << ": " << msg;
-    xid_error_ = msg;
-    return;
-  }
-  xid_error_.clear();
+  Warn("sessions", rows.status());
+  if (!rows.ok()) return;
   std::vector<XidSession> seen;
   seen.reserve(rows->size());
   for (const pg::Row& r : *rows) {
@@ -63,14 +131,31 @@ void FastPath::ObserveXids(pg::Session& conn, absl::Time now) {
 
 void FastPath::Tick(pg::Session& conn, absl::Time now, WatchResult* out) {
   const absl::Time start = clock_->Now();
-  (void)conn;
-  (void)now;
-  (void)out;
+  if (target_.fast_path) {
+    PollStatements(conn, now, out);
+    PollSuspects(conn, now, out);
+  }
+  nlohmann::json status = BuildStatus();
+  {
+    absl::MutexLock lock(&status_mu_);
+    status_ = std::move(status);
+  }
   duration_.Observe(absl::ToDoubleSeconds(clock_->Now() - start));
 }
 
 nlohmann::json FastPath::StatusJson() const {
+  absl::MutexLock lock(&status_mu_);
+  return status_;
+}
+
+nlohmann::json FastPath::BuildStatus() const {
   nlohmann::json paths = nlohmann::json::array();
+  if (target_.fast_path) {
+    paths.push_back({{"path", "statements"},
+                     {"state", counters_.available() ? "on" : "unavailable"},
+                     {"interval", absl::FormatDuration(config_.fast_interval)}});
+    paths.push_back({{"path", "commit_in_statement"}, {"state", "on"}});
+  }
   paths.push_back({{"path", "stats"}, {"state", "on"}});
   return paths;
 }

@@ -2,13 +2,19 @@
 #define PGWARDEN_AGENT_FAST_PATH_H_
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "agent/config.h"
 #include "core/clock.h"
 #include "exporters/agent_metrics.h"
+#include "fastpath/commit_in_statement.h"
+#include "fastpath/statement_counters.h"
 #include "nlohmann/json.hpp"
 #include "pg/session.h"
 #include "signals/change_watch.h"
@@ -44,6 +50,15 @@ class FastPath {
  private:
   // ObserveXids records which session holds which xid (pg_stat_activity).
   void ObserveXids(pg::Session& conn, absl::Time now);
+  // PollStatements feeds the statement counters' changes to their watch.
+  void PollStatements(pg::Session& conn, absl::Time now, WatchResult* out);
+  // PollSuspects pages sessions committing inside one statement whose
+  // table's probed row count fell.
+  void PollSuspects(pg::Session& conn, absl::Time now, WatchResult* out);
+  // BuildStatus lists the paths and their state (loop thread).
+  nlohmann::json BuildStatus() const;
+  // Warn logs a source's error once per distinct message.
+  void Warn(const std::string& source, const absl::Status& status);
 
   const AgentConfig& config_;
   TargetConfig target_;
@@ -52,7 +67,15 @@ class FastPath {
   ChangeWatch stream_watch_;
   ChangeWatch statement_watch_;
   prometheus::Histogram& duration_;
-  std::string xid_error_;
+  StatementCounters counters_;
+  CommitInStatementWatch calls_;
+  std::vector<WatchedTable> watched_;
+  // Last suspect event per (pid, table oid), to page at most once a second.
+  std::map<std::pair<int, int64_t>, absl::Time> suspect_paged_;
+  std::map<std::string, std::string> errors_;  // last error per source
+  // status_ is what StatusJson returns, rebuilt by the loop thread.
+  mutable absl::Mutex status_mu_;
+  nlohmann::json status_ ABSL_GUARDED_BY(status_mu_) = nlohmann::json::array();
 };
 
 }  // namespace pgwarden

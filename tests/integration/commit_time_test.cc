@@ -63,6 +63,7 @@ void Containment(Scenario& sc, Path path, const std::string& what, pid_t job, ab
             << absl::ToDoubleSeconds(page->at - start) << " s; contained after "
             << absl::ToDoubleSeconds(contained_at - start) << " s; rows lost " << (before - after)
             << " of " << before << "\n";
+  std::cout << "[page] " << page->body["payload"].value("summary", "") << "\n";
   CHECK(sc.pager.violations().empty());
   // Most rows kept; the page names the role.
   CHECK(static_cast<double>(before - after) < 0.2 * static_cast<double>(before));
@@ -109,8 +110,10 @@ constexpr char kPurgeProcedure[] =
     "  EXIT WHEN NOT FOUND; COMMIT; PERFORM pg_sleep(pause); "
     "END LOOP; END $$";
 
-void PurgeProcedure(Path path) {
-  Scenario sc(kRows, LogicalOptions());
+void PurgeProcedure(Path path, const std::string& extra_conf = "") {
+  LocalPostgresOptions options = LogicalOptions();
+  if (!extra_conf.empty()) options.extra_conf.push_back(extra_conf);
+  Scenario sc(kRows, options);
   REQUIRE(sc.pg->Psql(kPurgeProcedure, "shop").ok());
   StartAgentOn(sc, path);
   const int64_t before = sc.Count("customers");
