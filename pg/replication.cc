@@ -98,7 +98,7 @@ ReplicationConnection::ReplicationConnection(std::unique_ptr<Impl> impl) : impl_
 ReplicationConnection::~ReplicationConnection() = default;
 
 absl::StatusOr<std::unique_ptr<ReplicationConnection>> ReplicationConnection::Connect(
-    const std::string& dsn, absl::Duration timeout, std::function<bool()> cancelled) {
+    const std::string& dsn, absl::Duration timeout, const std::function<bool()>& cancelled) {
   ConnectOptions options;
   options.application_name = "pgwarden-stream";
   options.connect_timeout = timeout;

@@ -50,7 +50,8 @@ class ReplicationConnection {
   // Connect opens the connection, giving up after `timeout` or as soon as
   // `cancelled` (optional, polled every ~100 ms) returns true.
   static absl::StatusOr<std::unique_ptr<ReplicationConnection>> Connect(
-      const std::string& dsn, absl::Duration timeout, std::function<bool()> cancelled = nullptr);
+      const std::string& dsn, absl::Duration timeout,
+      const std::function<bool()>& cancelled = nullptr);
   ~ReplicationConnection();
   ReplicationConnection(const ReplicationConnection&) = delete;
   ReplicationConnection& operator=(const ReplicationConnection&) = delete;

@@ -33,9 +33,9 @@ absl::Status ChangeStream::Attempt::Run() {
   return Stream();
 }
 
-absl::Status ChangeStream::Attempt::Refuse(std::string why) {
+absl::Status ChangeStream::Attempt::Refuse(const std::string& why) {
   refused_ = true;
-  return absl::FailedPreconditionError(std::move(why));
+  return absl::FailedPreconditionError(why);
 }
 
 absl::Status ChangeStream::Attempt::Prepare() {

@@ -32,7 +32,7 @@ class ChangeStream::Attempt {
   bool streamed() const { return streamed_; }
 
  private:
-  absl::Status Refuse(std::string why);
+  absl::Status Refuse(const std::string& why);
   absl::Status Prepare();
   absl::Status CreateOrRecreate(const SlotReport& report);
   absl::Status Stream();
