@@ -30,6 +30,10 @@ const char* ActionKindName(ActionKind kind) {
       return "cancel";
     case ActionKind::kUndo:
       return "undo";
+    case ActionKind::kCreateSlot:
+      return "create_slot";
+    case ActionKind::kDropSlot:
+      return "drop_slot";
   }
   return "?";
 }

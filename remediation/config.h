@@ -19,11 +19,22 @@ const char* RemediationModeName(RemediationMode mode);
 
 // ActionKind names one remediation action. kCancel is used by the session
 // guard (cancel a statement, then terminate its backend) and is not a
-// configurable incident action.
-enum class ActionKind { kNologin, kRevokeWrites, kTerminate, kCancel, kUndo };
+// configurable incident action; kCreateSlot and kDropSlot are the change
+// stream's replication slot, created by the agent or dropped by an operator
+// (audited like actions, not configurable either).
+enum class ActionKind {
+  kNologin,
+  kRevokeWrites,
+  kTerminate,
+  kCancel,
+  kUndo,
+  kCreateSlot,
+  kDropSlot
+};
 
-// ActionKindName returns "nologin", "revoke_writes", "terminate", "cancel" or
-// "undo" (the spelling used in the config, the audit file and metrics).
+// ActionKindName returns "nologin", "revoke_writes", "terminate", "cancel",
+// "undo", "create_slot" or "drop_slot" (the spelling used in the config, the
+// audit file and metrics).
 const char* ActionKindName(ActionKind kind);
 
 // RunawayConfig is the policy for runaway sessions: an open transaction idle

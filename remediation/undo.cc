@@ -7,6 +7,26 @@ namespace {
 
 constexpr absl::Duration kUndoTimeout = absl::Seconds(10);
 
+// CheckSlotIdle refuses to undo a slot creation while the slot is in use
+// (dropping it would fail anyway; this says why, before trying).
+absl::Status CheckSlotIdle(pg::Session& conn, const AuditRecord& original) {
+  if (original.action != ActionKind::kCreateSlot) return absl::OkStatus();
+  const std::string slot = original.details.value("slot", "");
+  absl::StatusOr<pg::Result> r = conn.Query(
+      "SELECT active, active_pid FROM pg_replication_slots WHERE slot_name = $1", {slot});
+  if (!r.ok()) return r.status();
+  if (r->empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("replication slot \"", slot, "\" no longer exists: nothing to undo"));
+  }
+  if ((*r)[0].Bool(0)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "refusing to drop replication slot \"", slot, "\": it is active (walsender pid ",
+        (*r)[0].Int(1), "); stop the change stream using it first"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<AuditRecord> UndoPlan(const std::vector<AuditRecord>& all, int64_t action_id,
@@ -29,9 +49,13 @@ absl::StatusOr<AuditRecord> UndoPlan(const std::vector<AuditRecord>& all, int64_
   if (original->undo_sql.empty()) {
     const bool sessions =
         original->action == ActionKind::kTerminate || original->action == ActionKind::kCancel;
+    const bool slot = original->action == ActionKind::kDropSlot;
     return absl::FailedPreconditionError(absl::StrCat(
         "action ", action_id, " (", ActionKindName(original->action), ") cannot be undone",
-        sessions ? ": terminated sessions and cancelled statements cannot be restored" : ""));
+        sessions ? ": terminated sessions and cancelled statements cannot be restored" : "",
+        slot ? ": a dropped slot's position cannot be restored (the change stream creates a "
+               "new slot)"
+             : ""));
   }
   for (const AuditRecord& r : all) {
     if (r.action == ActionKind::kUndo && r.undoes == action_id && r.result == ActionResult::kDone) {
@@ -62,6 +86,11 @@ absl::StatusOr<AuditRecord> Undo(pg::Session& conn, const std::string& audit_pat
   if (!all.ok()) return all.status();
   absl::StatusOr<AuditRecord> u = UndoPlan(*all, action_id, audit_path, clock->Now());
   if (!u.ok()) return u.status();
+  for (const AuditRecord& r : *all) {
+    if (r.id != action_id) continue;
+    if (absl::Status idle = CheckSlotIdle(conn, r); !idle.ok()) return idle;
+    if (r.action == ActionKind::kCreateSlot) u->details = r.details;
+  }
   absl::Status result = absl::OkStatus();
   if (absl::StatusOr<pg::Result> r = conn.Execute(u->sql, kUndoTimeout); r.ok()) {
     u->result = ActionResult::kDone;

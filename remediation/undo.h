@@ -19,9 +19,10 @@ absl::StatusOr<AuditRecord> UndoPlan(const std::vector<AuditRecord>& all, int64_
                                      const std::string& audit_path, absl::Time now);
 
 // Undo reverses the audited action `action_id` (nologin: LOGIN back;
-// revoke_writes: the recorded grants back exactly) by running its undo_sql,
-// and appends an "undo" record. Refuses actions that were not done, that
-// cannot be undone or that were already undone.
+// revoke_writes: the recorded grants back exactly; create_slot: the slot
+// dropped, refused while the slot is active) by running its undo_sql, and
+// appends an "undo" record. Refuses actions that were not done, that cannot
+// be undone or that were already undone.
 absl::StatusOr<AuditRecord> Undo(pg::Session& conn, const std::string& audit_path,
                                  int64_t action_id, const Clock* clock);
 
