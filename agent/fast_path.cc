@@ -30,9 +30,86 @@ FastPath::FastPath(const AgentConfig& config, const TargetConfig& target,
 
 FastPath::~FastPath() { Stop(); }
 
-void FastPath::Start(std::function<void()> wake) { (void)wake; }
+void FastPath::Start(std::function<void()> wake) {
+  if (!target_.change_stream.enabled || stream_) return;
+  ChangeStreamOptions o;
+  o.target = target_.name;
+  o.dsn = target_.dsn;
+  o.slot = target_.change_stream.slot;
+  o.allow_unbounded_retention = target_.change_stream.allow_unbounded_retention;
+  o.state_dir = config_.state_dir;
+  o.audit_path = config_.remediation.AuditPath(config_.state_dir);
+  o.connect_timeout = target_.connect_timeout;
+  o.max_backoff = config_.reconnect_max_backoff;
+  TableFilter filter(target_.include, target_.exclude);
+  o.watched = [filter](const std::string& schema, const std::string& table) {
+    return filter.Matches(schema, table);
+  };
+  o.on_data = std::move(wake);
+  stream_ = std::make_unique<ChangeStream>(std::move(o));
+  metrics_->change_stream_up.Add({{"target", target_.name}}).Set(0);
+  metrics_->change_stream_gaps.Add({{"target", target_.name}});
+  stream_->Start();
+}
 
-void FastPath::Stop() {}
+void FastPath::Stop() {
+  if (stream_) stream_->Stop();
+}
+
+bool FastPath::PollStream(pg::Session& conn, absl::Time now, WatchResult* out) {
+  const ChangeStreamStatus st = stream_->status();
+  if (st.state != stream_state_) {
+    const std::string msg =
+        absl::StrCat("target ", target_.name, ": change stream (slot ", st.slot, ") ", st.state,
+                     st.last_error.empty() ? "" : absl::StrCat(": ", st.last_error),
+                     st.up ? "" : "; the statement counters and the statistics watch meanwhile");
+    if (st.up) {
+      PGW_LOG(Info) << msg;
+    } else {
+      PGW_LOG(Warning) << msg;
+    }
+    stream_state_ = st.state;
+  }
+  const prometheus::Labels l = {{"target", target_.name}};
+  metrics_->change_stream_up.Add(l).Set(st.up ? 1 : 0);
+  metrics_->change_stream_lag.Add(l).Set(static_cast<double>(st.lag_bytes));
+  metrics_->change_stream_retained.Add(l).Set(static_cast<double>(st.retained_bytes));
+  const ChangeCounts c = stream_->counts();
+  const std::pair<const char*, int64_t ChangeCounts::*> ops[] = {
+      {"insert", &ChangeCounts::inserted},
+      {"update", &ChangeCounts::updated},
+      {"delete", &ChangeCounts::deleted},
+      {"truncate", &ChangeCounts::truncates}};
+  for (const auto& [op, field] : ops) {
+    prometheus::Counter& counter =
+        metrics_->change_stream_changes.Add({{"target", target_.name}, {"op", op}});
+    const int64_t delta = c.*field - published_.*field;
+    if (delta > 0) counter.Increment(static_cast<double>(delta));
+  }
+  published_ = c;
+
+  if (st.up) ObserveXids(conn, now);
+  std::vector<CommittedTxn> txns = stream_->Drain();
+  if (st.up && !streaming_) stream_watch_.Rebaseline();  // (re)started: a new level
+  streaming_ = st.up;
+  stream_watch_.AddTransactions(txns);
+  if (streaming_) stream_watch_.Evaluate(now, out);
+  for (const CoverageGap& gap : stream_->DrainGaps()) {
+    metrics_->change_stream_gaps.Add(l).Increment();
+    SignalEvent ev;
+    ev.kind = SignalKind::kCoverageGap;
+    ev.severity = Severity::kWarning;
+    ev.time = now;
+    ev.description = absl::StrCat("change stream gap: replication slot ", gap.slot, " ", gap.reason,
+                                  "; it was created anew, changes committed in between were "
+                                  "not seen by the change stream");
+    ev.figures = {{"slot", gap.slot},
+                  {"reason", gap.reason},
+                  {"at", absl::FormatTime(absl::RFC3339_full, gap.time, absl::UTCTimeZone())}};
+    out->events.push_back(std::move(ev));
+  }
+  return streaming_;
+}
 
 void FastPath::Sync(const Snapshot& snap) {
   stream_watch_.SyncTables(snap);
@@ -131,7 +208,10 @@ void FastPath::ObserveXids(pg::Session& conn, absl::Time now) {
 
 void FastPath::Tick(pg::Session& conn, absl::Time now, WatchResult* out) {
   const absl::Time start = clock_->Now();
-  if (target_.fast_path) {
+  const bool streaming = stream_ != nullptr && PollStream(conn, now, out);
+  // The stream sees every commit; without it, the statement counters and
+  // the commit-in-statement watch stand in.
+  if (target_.fast_path && !streaming) {
     PollStatements(conn, now, out);
     PollSuspects(conn, now, out);
   }
@@ -150,9 +230,22 @@ nlohmann::json FastPath::StatusJson() const {
 
 nlohmann::json FastPath::BuildStatus() const {
   nlohmann::json paths = nlohmann::json::array();
+  if (stream_) {
+    const ChangeStreamStatus st = stream_->status();
+    nlohmann::json j = {{"path", "change_stream"},
+                        {"state", st.state},
+                        {"slot", st.slot},
+                        {"lag_bytes", st.lag_bytes},
+                        {"retained_wal_bytes", st.retained_bytes},
+                        {"confirmed_lsn", FormatLsn(st.confirmed_lsn)}};
+    if (!st.last_error.empty()) j["last_error"] = st.last_error;
+    paths.push_back(std::move(j));
+  }
   if (target_.fast_path) {
     paths.push_back({{"path", "statements"},
-                     {"state", counters_.available() ? "on" : "unavailable"},
+                     {"state", streaming_              ? "standby"
+                               : counters_.available() ? "on"
+                                                       : "unavailable"},
                      {"interval", absl::FormatDuration(config_.fast_interval)}});
     paths.push_back({{"path", "commit_in_statement"}, {"state", "on"}});
   }

@@ -19,6 +19,7 @@
 #include "pg/session.h"
 #include "signals/change_watch.h"
 #include "signals/table_watch.h"
+#include "sources/change_stream.h"
 #include "sources/pg_sampler.h"
 
 namespace pgwarden {
@@ -50,6 +51,9 @@ class FastPath {
  private:
   // ObserveXids records which session holds which xid (pg_stat_activity).
   void ObserveXids(pg::Session& conn, absl::Time now);
+  // PollStream drains the change stream into its watch and publishes its
+  // metrics; true while it streams.
+  bool PollStream(pg::Session& conn, absl::Time now, WatchResult* out);
   // PollStatements feeds the statement counters' changes to their watch.
   void PollStatements(pg::Session& conn, absl::Time now, WatchResult* out);
   // PollSuspects pages sessions committing inside one statement whose
@@ -67,6 +71,10 @@ class FastPath {
   ChangeWatch stream_watch_;
   ChangeWatch statement_watch_;
   prometheus::Histogram& duration_;
+  std::unique_ptr<ChangeStream> stream_;  // null unless change_stream.enabled
+  bool streaming_ = false;
+  ChangeCounts published_;  // what the changes counters show
+  std::string stream_state_;
   StatementCounters counters_;
   CommitInStatementWatch calls_;
   std::vector<WatchedTable> watched_;

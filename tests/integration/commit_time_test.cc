@@ -134,6 +134,13 @@ TEST_CASE(
   PurgeProcedure(Path::kStatements);
 }
 
+// With pg_stat_statements not counting, only the watch for sessions that
+// commit inside one statement (and its row-count probe) can see the purge.
+TEST_CASE("Commit time: a purge procedure is stopped by the commit-in-statement watch alone",
+          "[integration][commit_time]") {
+  PurgeProcedure(Path::kStatements, "pg_stat_statements.track = none");
+}
+
 void RolledBack(Path path) {
   Scenario sc(kRows, LogicalOptions());
   StartAgentOn(sc, path, "off");
