@@ -115,7 +115,7 @@ TEST_CASE(
             absl::StrContains(e.body["payload"].value("summary", ""), "gap");
   }
   CHECK(gaps >= 1);
-  CHECK(SlotQuery(sc, "active") == "t");
+  CHECK(SlotQuery(sc, "active") == "true");
 }
 
 TEST_CASE(
