@@ -53,6 +53,7 @@ int CheckCommand(const ParsedArgs& args) {
     if (missing.empty()) {
       std::cout << "target " << t.name << ": privileges ok\n";
     }
+    ReportPaths(t, *sampler.session(), &ok);
     for (const std::string& m : missing) {
       std::cout << "target " << t.name << ": missing privilege: " << m << "\n";
       ok = false;

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "agent/config.h"
+#include "pg/session.h"
 
 namespace pgwarden {
 
@@ -44,6 +45,12 @@ int CheckCommand(const ParsedArgs& args);
 int ReplayCommand(const ParsedArgs& args);
 int DemoCommand(const ParsedArgs& args);
 int UndoCommand(const ParsedArgs& args);
+int SlotCommand(const ParsedArgs& args);
+
+// ReportPaths prints, for `check`, how `t` sees committed changes (the
+// change stream's prerequisites and slot, the statement counters, the
+// statistics); sets *ok to false on a problem that stops a configured path.
+void ReportPaths(const TargetConfig& t, pg::Session& conn, bool* ok);
 
 }  // namespace pgwarden
 

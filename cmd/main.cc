@@ -19,6 +19,8 @@ Usage:
   pgwarden replay --detector NAME [--set KEY=VALUE ...] --input FILE.csv [--output FILE.csv]
                                          run one detector over a recorded series, offline
   pgwarden undo   ID --config FILE       undo remediation action ID from the audit file
+  pgwarden slot drop --config FILE [--target NAME] [--dry-run]
+                                         remove the change stream's replication slot (audited)
   pgwarden demo   [--duration 90s]       throwaway PostgreSQL + workload + the incident, live
   pgwarden --version | --help
 
@@ -57,6 +59,7 @@ int main(int argc, char** argv) {
       {"replay", {{"detector", "set", "input", "output"}, {}, 0, pgwarden::ReplayCommand}},
       {"demo", {{"duration", "listen"}, {"keep"}, 0, pgwarden::DemoCommand}},
       {"undo", {{"config"}, {}, 1, pgwarden::UndoCommand}},
+      {"slot", {{"config", "target"}, {"dry-run"}, 1, pgwarden::SlotCommand}},
   };
   auto it = commands.find(cmd);
   if (it == commands.end()) return Usage(absl::StrCat("unknown command \"", cmd, "\""));
