@@ -17,7 +17,7 @@ constexpr char kXidQuery[] =
 }  // namespace
 
 FastPath::FastPath(const AgentConfig& config, const TargetConfig& target,
-                   DetectorFactories factories, TargetWatch::Silencer silencer,
+                   const DetectorFactories& factories, const TargetWatch::Silencer& silencer,
                    AgentMetrics* metrics, Clock* clock)
     : config_(config),
       target_(target),

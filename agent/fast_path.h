@@ -30,8 +30,9 @@ namespace pgwarden {
 // what. It runs on the target's loop thread, on the sampler's session.
 class FastPath {
  public:
-  FastPath(const AgentConfig& config, const TargetConfig& target, DetectorFactories factories,
-           TargetWatch::Silencer silencer, AgentMetrics* metrics, Clock* clock);
+  FastPath(const AgentConfig& config, const TargetConfig& target,
+           const DetectorFactories& factories, const TargetWatch::Silencer& silencer,
+           AgentMetrics* metrics, Clock* clock);
   ~FastPath();
   FastPath(const FastPath&) = delete;
   FastPath& operator=(const FastPath&) = delete;

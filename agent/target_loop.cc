@@ -42,7 +42,7 @@ struct TargetLoopSeries {
 };
 
 TargetLoop::TargetLoop(const AgentConfig& config, const TargetConfig& target,
-                       DetectorFactories factories, AgentMetrics* metrics,
+                       const DetectorFactories& factories, AgentMetrics* metrics,
                        IncidentManager* incidents, prometheus::Registry* registry, Clock* clock,
                        Degraded* degraded)
     : config_(config),

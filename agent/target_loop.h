@@ -29,9 +29,9 @@ struct TargetLoopSeries;
 // capped exponential backoff; it never exits on its own.
 class TargetLoop {
  public:
-  TargetLoop(const AgentConfig& config, const TargetConfig& target, DetectorFactories factories,
-             AgentMetrics* metrics, IncidentManager* incidents, prometheus::Registry* registry,
-             Clock* clock, Degraded* degraded = nullptr);
+  TargetLoop(const AgentConfig& config, const TargetConfig& target,
+             const DetectorFactories& factories, AgentMetrics* metrics, IncidentManager* incidents,
+             prometheus::Registry* registry, Clock* clock, Degraded* degraded = nullptr);
   ~TargetLoop();
 
   void Start();

@@ -21,7 +21,7 @@ namespace {
 
 std::string Bytes(int64_t n) {
   if (n < 1024) return absl::StrCat(n, " B");
-  if (n < 1024 * 1024) return absl::StrFormat("%.1f KiB", static_cast<double>(n) / 1024);
+  if (n < int64_t{1024} * 1024) return absl::StrFormat("%.1f KiB", static_cast<double>(n) / 1024);
   return absl::StrFormat("%.1f MiB", static_cast<double>(n) / (1024.0 * 1024.0));
 }
 
