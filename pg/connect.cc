@@ -122,13 +122,32 @@ class PqxxSession : public Session {
     }
   }
 
+  // libpqxx 6 reopens a lost connection to quote, and throws when it
+  // cannot: a statement built on a lost connection fails when it runs, so a
+  // lost connection quotes by PostgreSQL's own rules (identifiers in double
+  // quotes, literals in single quotes, standard_conforming_strings on) rather
+  // than throwing out of the caller.
   std::string QuoteName(absl::string_view name) const override {
-    return conn_->quote_name(std::string(name));
+    try {
+      return conn_->quote_name(std::string(name));
+    } catch (const std::exception&) {
+      return absl::StrCat("\"", absl::StrReplaceAll(name, {{"\"", "\"\""}}), "\"");
+    }
   }
   std::string Quote(absl::string_view value) const override {
-    return conn_->quote(std::string(value));
+    try {
+      return conn_->quote(std::string(value));
+    } catch (const std::exception&) {
+      return absl::StrCat("'", absl::StrReplaceAll(value, {{"'", "''"}}), "'");
+    }
   }
-  int BackendPid() const override { return conn_->is_open() ? conn_->backendpid() : 0; }
+  int BackendPid() const override {
+    try {
+      return conn_->is_open() ? conn_->backendpid() : 0;
+    } catch (const std::exception&) {
+      return 0;
+    }
+  }
   bool IsOpen() const override { return conn_->is_open(); }
 
  private:

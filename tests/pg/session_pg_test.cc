@@ -86,6 +86,22 @@ TEST_CASE("a failed connect names the DSN without its password", "[integration][
   CHECK_FALSE(absl::StrContains(s.status().message(), "s3cret"));
 }
 
+TEST_CASE("a session whose server went away fails its statements and quotes without throwing",
+          "[integration][pg]") {
+  absl::StatusOr<std::unique_ptr<LocalPostgres>> pg = LocalPostgres::Start();
+  REQUIRE(pg.ok());
+  absl::StatusOr<std::unique_ptr<Session>> s = Connect((*pg)->Dsn("postgres"), {});
+  REQUIRE(s.ok());
+  Session& conn = **s;
+  REQUIRE((*pg)->Stop().ok());
+  CHECK_FALSE(conn.Query("SELECT 1").ok());
+  CHECK_FALSE(conn.Execute("SELECT 1", absl::Seconds(1)).ok());
+  // libpqxx would reconnect to quote, and throw: the session must not.
+  CHECK(conn.QuoteName("we\"ird") == "\"we\"\"ird\"");
+  CHECK(conn.Quote("it's") == "'it''s'");
+  CHECK(conn.BackendPid() >= 0);
+}
+
 }  // namespace
 }  // namespace pg
 }  // namespace pgwarden
