@@ -17,6 +17,9 @@ namespace pgwarden {
 struct XactId {
   int pid = 0;
   std::string xact_start;
+  // xid is the transaction's id (pg_stat_activity.backend_xid, "" until it
+  // writes); not part of its identity, used to ask how it ended.
+  std::string xid;
   bool operator<(const XactId& o) const {
     return std::tie(pid, xact_start) < std::tie(o.pid, o.xact_start);
   }
@@ -51,8 +54,15 @@ class PendingChanges {
   // ABORT counters rose in this poll. Changes whose transactions all ended
   // are appended to *released (or discarded if their role rolled back while
   // they were held); changes older than max_age are dropped.
+  // `aborted` holds the xids (of EndedXids) that PostgreSQL says rolled back
+  // (pg_xact_status): a change tied to one of them is discarded, whether or
+  // not a ROLLBACK statement was counted (a cancelled statement, a client
+  // gone mid-transaction).
   void Resolve(const std::set<XactId>& open, const std::set<std::string>& rolled_back,
-               absl::Time now, std::vector<TableChange>* released);
+               absl::Time now, std::vector<TableChange>* released,
+               const std::set<std::string>& aborted = {});
+  // EndedXids lists the xids of held transactions that are not in `open`.
+  std::vector<std::string> EndedXids(const std::set<XactId>& open) const;
 
   size_t size() const { return entries_.size(); }
   const PendingStats& stats() const { return stats_; }

@@ -43,10 +43,21 @@ constexpr char kActivitySql[] =
     "  coalesce(a.state LIKE 'idle in transaction%' "
     "           OR (a.state = 'active' AND a.xact_start < a.query_start), false), "
     "  coalesce(extract(epoch FROM CASE WHEN a.state = 'active' THEN a.query_start "
-    "                                   ELSE a.state_change END)::float8, 0) "
+    "                                   ELSE a.state_change END)::float8, 0), "
+    "  coalesce(a.backend_xid::text, '') "
     "FROM (SELECT extract(epoch FROM clock_timestamp())::float8 AS t) c "
     "LEFT JOIN pg_stat_activity a ON a.datname = current_database() "
     "  AND a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()";
+
+// kAbortedSql returns which of the 32-bit xids $1 PostgreSQL recorded as
+// aborted; each is widened to xid8 with the current epoch (the previous one
+// if it is ahead of the current xid).
+constexpr char kAbortedSql[] =
+    "WITH cur AS (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS x8) "
+    "SELECT x::text FROM unnest($1::bigint[]) AS x, cur "
+    "WHERE pg_xact_status((greatest(0, (cur.x8 >> 32) - "
+    "  CASE WHEN x > (cur.x8 & 4294967295) THEN 1 ELSE 0 END) << 32 | x)::text::xid8) "
+    "  = 'aborted'";
 
 // A statement that ended this close before the previous poll's activity
 // read still counts as possibly after it (clock rounding).
@@ -109,6 +120,7 @@ absl::StatusOr<StatementCounters::Activity> StatementCounters::ReadActivity(pg::
     s.xact.xact_start = row.Text(3);
     s.multi = row.Bool(4);
     s.last_end_epoch = row.Double(5);
+    s.xact.xid = row.Text(6);
     out.sessions.push_back(std::move(s));
   }
   return out;
@@ -240,8 +252,28 @@ std::vector<TableChange> StatementCounters::Changes(const StatementClass& cls,
   return out;
 }
 
+std::set<std::string> StatementCounters::Aborted(pg::Session& conn, const Activity& activity) {
+  std::set<XactId> open;
+  for (const Session& s : activity.sessions) {
+    if (!s.xact.xact_start.empty()) open.insert(s.xact);
+  }
+  const std::vector<std::string> ended = pending_.EndedXids(open);
+  std::set<std::string> out;
+  if (ended.empty()) return out;
+  absl::StatusOr<pg::Result> r =
+      conn.Query(kAbortedSql, {absl::StrCat("{", absl::StrJoin(ended, ","), "}")});
+  if (!r.ok()) {
+    // Too old to ask (or no xid8 support): fall back to ROLLBACK counts.
+    ++stats_.xact_status_failures;
+    return out;
+  }
+  for (const pg::Row& row : *r) out.insert(row.Text(0));
+  return out;
+}
+
 std::vector<TableChange> StatementCounters::Route(const Activity& activity,
                                                   const std::map<Key, Counters>& delta,
+                                                  const std::set<std::string>& aborted,
                                                   absl::Time now) {
   // Roles that rolled back in this poll; open transactions; and, per role,
   // the multi-statement transactions that may hold this poll's changes.
@@ -277,7 +309,7 @@ std::vector<TableChange> StatementCounters::Route(const Activity& activity,
       }
     }
   }
-  pending_.Resolve(open, rolled_back, now, &released);
+  pending_.Resolve(open, rolled_back, now, &released, aborted);
   std::map<std::string, TableChange> merged;
   for (const TableChange& c : released) {
     auto [it, inserted] = merged.emplace(ChangeKey(c), c);
@@ -341,7 +373,7 @@ absl::StatusOr<std::vector<TableChange>> StatementCounters::Poll(pg::Session& co
   if (s.ok()) s = FetchRoles(conn, delta);
   if (s.ok()) s = ResolveSchemas(conn);
   if (!s.ok()) return s;
-  out = Route(*activity, delta, now);
+  out = Route(*activity, delta, Aborted(conn, *activity), now);
   Rebaseline(std::move(current), delta, activity->now_epoch);
   return out;
 }

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -44,6 +45,8 @@ struct StatementCountersStats {
   // rows discarded because the role's ROLLBACK counter rose in the same
   // poll (the rows may be the rolled-back ones).
   int64_t discarded_rows = 0;
+  // polls where pg_xact_status could not be asked (ROLLBACK counts only).
+  int64_t xact_status_failures = 0;
 };
 
 // StatementCounters reads pg_stat_statements of the current database on a
@@ -130,8 +133,10 @@ class StatementCounters {
   std::string RoleName(int64_t userid) const;
   // Route holds, discards or releases this poll's changes and resolves the
   // held ones; it returns the released changes merged per (role, table).
+  // Aborted asks PostgreSQL which held transactions that ended rolled back.
+  std::set<std::string> Aborted(pg::Session& conn, const Activity& activity);
   std::vector<TableChange> Route(const Activity& activity, const std::map<Key, Counters>& delta,
-                                 absl::Time now);
+                                 const std::set<std::string>& aborted, absl::Time now);
   void Rebaseline(std::map<Key, Counters> current, const std::map<Key, Counters>& delta,
                   double epoch);
   // Changes turns one entry's delta into table changes (none if it writes

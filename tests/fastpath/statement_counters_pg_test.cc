@@ -95,6 +95,28 @@ TEST_CASE("statement counters on a real server: cleanup batches reported, rolled
   CHECK(DeletedBy(poll(), "cleanup") == 50000);
   CHECK(sc.pending() == 0);
   CHECK(sc.stats().counter_rows > 0);
+
+  // A transaction that ends without a ROLLBACK statement - its session is
+  // terminated while it holds a 20,000-row DELETE - is asked about
+  // (pg_xact_status): aborted, never reported.
+  {
+    auto doomed = pg::ConnectClient((*pg)->Dsn("shop", "cleanup"));
+    pqxx::work w(*doomed);
+    w.exec(std::string(kDeleteBatch) + "20000)");
+    const int pid = doomed->backendpid();
+    CHECK(DeletedBy(poll(), "cleanup") == 0);
+    CHECK(sc.pending() == 1);
+    REQUIRE((*pg)->Psql("SELECT pg_terminate_backend(" + std::to_string(pid) + ")").ok());
+    for (int i = 0; i < 50; ++i) {  // until the backend is gone (bounded)
+      auto left = (*pg)->Psql("SELECT count(*) FROM pg_stat_activity WHERE pid = " +
+                              std::to_string(pid));
+      if (left.ok() && *left == "0") break;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+  }
+  CHECK(DeletedBy(poll(), "cleanup") == 0);
+  CHECK(sc.pending() == 0);
+  CHECK(sc.pending_stats().discarded_rows == 70000);
 }
 
 }  // namespace
