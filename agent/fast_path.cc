@@ -90,6 +90,11 @@ bool FastPath::PollStream(pg::Session& conn, absl::Time now, WatchResult* out) {
 
   if (st.up) ObserveXids(conn, now);
   std::vector<CommittedTxn> txns = stream_->Drain();
+  if (!txns.empty()) {
+    PGW_LOG(Debug) << "target " << target_.name << ": " << txns.size()
+                   << " committed transaction(s), the first committed "
+                   << absl::FormatDuration(now - txns.front().commit_time) << " ago";
+  }
   if (st.up && !streaming_) stream_watch_.Rebaseline();  // (re)started: a new level
   streaming_ = st.up;
   stream_watch_.AddTransactions(txns);

@@ -5,7 +5,7 @@
 # change stream, the statement fast path and the statistics only; the purge
 # procedure (2,000-row chunks committed inside one CALL) with the stream,
 # without it, and by the commit-in-statement watch alone
-# (pg_stat_statements.track = none). Prints each run's [figure] line, then
+# (pg_stat_statements.track = top, its default). Prints each run's [figure] line, then
 # the medians of seconds to page, seconds to containment and rows lost.
 #
 # Times are from the start of the job (the psql process is spawned), as the
@@ -33,8 +33,8 @@ CASES=(
   "cleanup script / statements|Commit time: the cleanup script is paged and contained via the statement fast path"
   "cleanup script / stats|Commit time: the cleanup script is paged and contained from the statistics only"
   "purge procedure / change_stream|Commit time: a purge procedure committing inside one CALL is stopped\\, with the stream"
-  "purge procedure / statements|Commit time: a purge procedure committing inside one CALL is stopped\\, without the stream"
-  "purge procedure / commit-in-statement watch alone|Commit time: a purge procedure is stopped by the commit-in-statement watch alone"
+  "purge procedure / statements (track = all)|Commit time: a purge procedure committing inside one CALL is stopped by the statement counters with pg_stat_statements.track = all"
+  "purge procedure / commit-in-statement watch (track = top)|Commit time: a purge procedure is stopped by the commit-in-statement watch alone"
 )
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

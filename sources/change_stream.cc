@@ -138,6 +138,7 @@ absl::Status ChangeStream::PersistState() {
 }
 
 bool ChangeStream::Account(CommittedTxn txn) {
+  const absl::Time commit_time = txn.commit_time;
   {
     absl::MutexLock lock(&mu_);
     if (txn.commit_lsn <= accounted_lsn_) {
@@ -160,6 +161,8 @@ bool ChangeStream::Account(CommittedTxn txn) {
     }
     queue_.push_back(std::move(txn));
   }
+  PGW_LOG(Debug) << "change stream " << options_.target << ": queued a transaction committed "
+                 << absl::FormatDuration(absl::Now() - commit_time) << " ago";
   if (options_.on_data) options_.on_data();
   return true;
 }

@@ -6,6 +6,7 @@
 
 #include "tests/integration/commit_time.h"
 
+#include <cstdlib>
 #include <iostream>
 #include <pqxx/pqxx>
 
@@ -33,7 +34,9 @@ bool Contained(pqxx::connection& su, const std::string& role) {
 // live and the fast tick's baselines are warm.
 void StartAgentOn(Scenario& sc, Path path, const std::string& mode = "enforce") {
   if (path == Path::kStream) GrantReplication(sc);
-  sc.StartAgent(WithTargetLines(sc.Yaml(mode, kEnforce), TargetLines(path)));
+  std::string yaml = WithTargetLines(sc.Yaml(mode, kEnforce), TargetLines(path));
+  if (std::getenv("PGWARDEN_TEST_VERBOSE") != nullptr) yaml += "log_level: debug\n";
+  sc.StartAgent(yaml);
   if (path == Path::kStream) WaitStreaming(sc);
   absl::SleepFor(absl::Seconds(8));  // 30 fast ticks: the delete-rate baseline
 }
@@ -64,6 +67,11 @@ void Containment(Scenario& sc, Path path, const std::string& what, pid_t job, ab
             << absl::ToDoubleSeconds(contained_at - start) << " s; rows lost " << (before - after)
             << " of " << before << "\n";
   std::cout << "[page] " << page->body["payload"].value("summary", "") << "\n";
+  if (std::getenv("PGWARDEN_TEST_VERBOSE") != nullptr) {
+    std::cout << "[start] " << absl::FormatTime(start) << "\n"
+              << page->body.dump(1) << "\n"
+              << sc.agent->Log();
+  }
   CHECK(sc.pager.violations().empty());
   // Most rows kept; the page names the role.
   CHECK(static_cast<double>(before - after) < 0.2 * static_cast<double>(before));
@@ -129,16 +137,18 @@ TEST_CASE("Commit time: a purge procedure committing inside one CALL is stopped,
 }
 
 TEST_CASE(
-    "Commit time: a purge procedure committing inside one CALL is stopped, without the stream",
+    "Commit time: a purge procedure committing inside one CALL is stopped by the statement "
+    "counters with pg_stat_statements.track = all",
     "[integration][commit_time]") {
-  PurgeProcedure(Path::kStatements);
+  PurgeProcedure(Path::kStatements, "pg_stat_statements.track = all");
 }
 
-// With pg_stat_statements not counting, only the watch for sessions that
-// commit inside one statement (and its row-count probe) can see the purge.
+// With pg_stat_statements at its default (track = top), the statements of
+// the CALL are counted only when it returns: only the watch for sessions
+// that commit inside one statement (and its row-count probe) sees the purge.
 TEST_CASE("Commit time: a purge procedure is stopped by the commit-in-statement watch alone",
           "[integration][commit_time]") {
-  PurgeProcedure(Path::kStatements, "pg_stat_statements.track = none");
+  PurgeProcedure(Path::kStatements, "pg_stat_statements.track = top");
 }
 
 void RolledBack(Path path) {

@@ -61,11 +61,15 @@ struct Scenario {
 };
 
 // LogicalOptions is a cluster whose WAL can be decoded (the change stream),
-// with slot retention bounded by max_slot_wal_keep_size = `keep`.
+// with slot retention bounded by max_slot_wal_keep_size = `keep`, and
+// synchronous_commit back at its default (on): the throwaway clusters turn
+// it off for speed, which delays what a walsender may decode until the WAL
+// writer flushes (wal_writer_delay, 200 ms); fsync stays off, so commits
+// remain cheap.
 inline LocalPostgresOptions LogicalOptions(const std::string& keep = "1GB") {
   LocalPostgresOptions o;
   o.extra_conf = {"wal_level = logical", "max_wal_senders = 10", "max_replication_slots = 10",
-                  absl::StrCat("max_slot_wal_keep_size = '", keep, "'")};
+                  absl::StrCat("max_slot_wal_keep_size = '", keep, "'"), "synchronous_commit = on"};
   return o;
 }
 
