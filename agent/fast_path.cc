@@ -56,7 +56,7 @@ void FastPath::Stop() {
   if (stream_) stream_->Stop();
 }
 
-bool FastPath::PollStream(pg::Session& conn, absl::Time now, WatchResult* out) {
+bool FastPath::PollStream(pg::Session& conn, absl::Time now, WatchResult* out, bool observe) {
   const ChangeStreamStatus st = stream_->status();
   if (st.state != stream_state_) {
     const std::string msg =
@@ -88,7 +88,7 @@ bool FastPath::PollStream(pg::Session& conn, absl::Time now, WatchResult* out) {
   }
   published_ = c;
 
-  if (st.up) ObserveXids(conn, now);
+  if (st.up && observe) ObserveXids(conn, now);
   std::vector<CommittedTxn> txns = stream_->Drain();
   if (!txns.empty()) {
     PGW_LOG(Debug) << "target " << target_.name << ": " << txns.size()
@@ -211,9 +211,10 @@ void FastPath::ObserveXids(pg::Session& conn, absl::Time now) {
   stream_watch_.ObserveSessions(now, seen);
 }
 
-void FastPath::Tick(pg::Session& conn, absl::Time now, WatchResult* out) {
+void FastPath::Tick(pg::Session& conn, absl::Time now, WatchResult* out, bool stream_only) {
   const absl::Time start = clock_->Now();
-  const bool streaming = stream_ != nullptr && PollStream(conn, now, out);
+  const bool streaming = stream_ != nullptr && PollStream(conn, now, out, !stream_only);
+  if (stream_only) return;
   // The stream sees every commit; without it, the statement counters and
   // the commit-in-statement watch stand in.
   if (target_.fast_path && !streaming) {

@@ -45,7 +45,9 @@ class FastPath {
   // Sync follows the tables of the latest statistics snapshot.
   void Sync(const Snapshot& snap);
   // Tick runs one fast pass and appends what fired to `out`.
-  void Tick(pg::Session& conn, absl::Time now, WatchResult* out);
+  // With `stream_only` (woken by the change stream between fast ticks) only
+  // the committed transactions waiting are evaluated.
+  void Tick(pg::Session& conn, absl::Time now, WatchResult* out, bool stream_only = false);
   // StatusJson lists the target's paths and their state, for /status.
   nlohmann::json StatusJson() const;
 
@@ -54,7 +56,8 @@ class FastPath {
   void ObserveXids(pg::Session& conn, absl::Time now);
   // PollStream drains the change stream into its watch and publishes its
   // metrics; true while it streams.
-  bool PollStream(pg::Session& conn, absl::Time now, WatchResult* out);
+  // `observe`: also read which sessions hold which xid (fast ticks only).
+  bool PollStream(pg::Session& conn, absl::Time now, WatchResult* out, bool observe);
   // PollStatements feeds the statement counters' changes to their watch.
   void PollStatements(pg::Session& conn, absl::Time now, WatchResult* out);
   // PollSuspects pages sessions committing inside one statement whose

@@ -43,9 +43,10 @@ class TargetLoop {
  private:
   void Run();
   // RunOnce is the full tick: a statistics sample, then what the fast tick
-  // does. FastOnce is the fast tick alone, on the same session.
+  // does. FastOnce is the fast tick alone, on the same session; with
+  // `stream_only`, only the change stream's part (woken by a commit).
   void RunOnce();
-  void FastOnce();
+  void FastOnce(bool stream_only);
   // Handle attributes, pages and answers what a tick found.
   void Handle(WatchResult& result);
   TargetWatch::Silencer MaintenanceSilencer();
