@@ -108,8 +108,8 @@ TEST_CASE("statement counters on a real server: cleanup batches reported, rolled
     CHECK(sc.pending() == 1);
     REQUIRE((*pg)->Psql("SELECT pg_terminate_backend(" + std::to_string(pid) + ")").ok());
     for (int i = 0; i < 50; ++i) {  // until the backend is gone (bounded)
-      auto left = (*pg)->Psql("SELECT count(*) FROM pg_stat_activity WHERE pid = " +
-                              std::to_string(pid));
+      auto left =
+          (*pg)->Psql("SELECT count(*) FROM pg_stat_activity WHERE pid = " + std::to_string(pid));
       if (left.ok() && *left == "0") break;
       absl::SleepFor(absl::Milliseconds(100));
     }
