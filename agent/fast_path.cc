@@ -117,8 +117,9 @@ bool FastPath::PollStream(pg::Session& conn, absl::Time now, WatchResult* out, b
 }
 
 void FastPath::Sync(const Snapshot& snap) {
-  stream_watch_.SyncTables(snap);
-  statement_watch_.SyncTables(snap);
+  // Only the watches a target uses follow its tables (state per table).
+  if (target_.change_stream.enabled) stream_watch_.SyncTables(snap);
+  if (target_.fast_path) statement_watch_.SyncTables(snap);
   watched_.clear();
   watched_.reserve(snap.tables.size());
   for (const TableStat& t : snap.tables) {

@@ -122,7 +122,7 @@ void ChangeWatch::Record(State& st, const TableChange& change, const CommittedTx
     return;
   }
   st.recent.push_back(std::move(c));
-  if (st.recent.size() > kMaxRecent) st.recent.pop_front();
+  if (st.recent.size() > kMaxRecent) st.recent.erase(st.recent.begin());
 }
 
 void ChangeWatch::AddTransactions(const std::vector<CommittedTxn>& txns) {
@@ -244,12 +244,16 @@ void ChangeWatch::EvaluateTable(int64_t oid, State& st, absl::Time now, double d
     return;
   }
   // Deletes over the sliding window, as a rate per second.
-  st.window.emplace_back(now, deleted);
-  st.window_sum += deleted;
-  while (!st.window.empty() && now - st.window.front().first >= options_.rate_window) {
-    st.window_sum -= st.window.front().second;
-    st.window.pop_front();
+  if (deleted > 0) {
+    st.window.emplace_back(now, deleted);
+    st.window_sum += deleted;
   }
+  size_t expired = 0;
+  while (expired < st.window.size() && now - st.window[expired].first >= options_.rate_window) {
+    st.window_sum -= st.window[expired].second;
+    ++expired;
+  }
+  st.window.erase(st.window.begin(), st.window.begin() + static_cast<std::ptrdiff_t>(expired));
   const double span = std::max(dt, absl::ToDoubleSeconds(options_.rate_window));
   const double rate = static_cast<double>(st.window_sum) / span;
   if (st.delete_rate) {
@@ -294,9 +298,11 @@ void ChangeWatch::EvaluateTable(int64_t oid, State& st, absl::Time now, double d
   }
   // Commits older than the rate window cannot have started a drop that
   // fires now; a drop whose table has been quiet is over.
-  while (!st.recent.empty() && evaluations_ - st.recent.front().evaluation > kRecentEvaluations) {
-    st.recent.pop_front();
+  size_t old = 0;
+  while (old < st.recent.size() && evaluations_ - st.recent[old].evaluation > kRecentEvaluations) {
+    ++old;
   }
+  st.recent.erase(st.recent.begin(), st.recent.begin() + static_cast<std::ptrdiff_t>(old));
   if (st.evidence.active && now - st.last_event_time > kQuiet) st.evidence = Evidence{};
 }
 

@@ -117,12 +117,14 @@ class ChangeWatch {
     int64_t pending_deleted = 0;
     int64_t pending_inserted = 0;
     bool pending_truncate = false;
-    std::deque<std::pair<absl::Time, int64_t>> window;  // deletes per evaluation
+    // Evaluations with deletes inside the rate window (vectors: a quiet table
+    // allocates nothing).
+    std::vector<std::pair<absl::Time, int64_t>> window;
     int64_t window_sum = 0;
     std::unique_ptr<Detector> rows;
     std::unique_ptr<Detector> delete_rate;
     double delete_rate_score = 0;
-    std::deque<Commit> recent;  // the rate window's commits (bounded)
+    std::vector<Commit> recent;  // the rate window's commits (bounded)
     Evidence evidence;
     absl::Time last_event_time = absl::InfinitePast();
     std::map<SignalKind, absl::Time> last_event;
