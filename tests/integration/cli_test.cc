@@ -5,25 +5,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "devtools/process.h"
+#include "tests/integration/run_pgwarden.h"
 #include "tests/integration/scenario.h"
 
 namespace pgwarden::testing {
 namespace {
-
-struct Result {
-  int code;
-  std::string output;
-};
-
-Result Run(std::vector<std::string> args) {
-  ProcessOptions p;
-  p.argv = {PGWARDEN_BINARY};
-  p.argv.insert(p.argv.end(), args.begin(), args.end());
-  std::string out;
-  auto code = RunCommand(p, absl::Seconds(60), &out);
-  REQUIRE(code.ok());
-  return {*code, out};
-}
 
 std::string TempFile(const std::string& name, const std::string& content) {
   std::string path = absl::StrCat("/tmp/pgwarden-cli-", ::getpid(), "-", name);
@@ -32,17 +18,17 @@ std::string TempFile(const std::string& name, const std::string& content) {
 }
 
 TEST_CASE("CLI: --version and --help exit 0 - bad usage exits 2", "[integration][cli]") {
-  Result v = Run({"--version"});
+  CommandResult v = Run({"--version"});
   CHECK(v.code == 0);
   CHECK(v.output.find("pgwarden ") == 0);
-  Result h = Run({"--help"});
+  CommandResult h = Run({"--help"});
   CHECK(h.code == 0);
   CHECK(absl::StrContains(h.output, "pgwarden replay --detector NAME"));
   CHECK(Run({}).code == 2);
-  Result unknown = Run({"frobnicate"});
+  CommandResult unknown = Run({"frobnicate"});
   CHECK(unknown.code == 2);
   CHECK(absl::StrContains(unknown.output, "unknown command \"frobnicate\""));
-  Result flag = Run({"run", "--confg", "x.yaml"});
+  CommandResult flag = Run({"run", "--confg", "x.yaml"});
   CHECK(flag.code == 2);
   CHECK(absl::StrContains(flag.output, "unknown flag --confg"));
   CHECK(Run({"run"}).code == 2);
@@ -54,14 +40,14 @@ TEST_CASE("CLI: a bad config exits 2 naming file, line and key", "[integration][
                "environment: production\ninterval: 1x\ntargets:\n  - name: shop\n"
                "    dsn: \"dbname=shop\"\n    tables:\n      includ: [\"public.*\"]\n");
   for (const char* cmd : {"run", "check"}) {
-    Result r = Run({cmd, "--config", path});
+    CommandResult r = Run({cmd, "--config", path});
     CHECK(r.code == 2);
     CHECK(r.output.find(path + ":2:") != std::string::npos);
     CHECK(absl::StrContains(r.output, "interval: expected a duration"));
     CHECK(r.output.find(path + ":7:") != std::string::npos);
     CHECK(absl::StrContains(r.output, "targets[0].tables.includ: unknown key"));
   }
-  Result missing = Run({"check", "--config", "/nonexistent/pgwarden.yaml"});
+  CommandResult missing = Run({"check", "--config", "/nonexistent/pgwarden.yaml"});
   CHECK(missing.code == 2);
   CHECK(absl::StrContains(missing.output, "/nonexistent/pgwarden.yaml"));
 }
@@ -69,12 +55,12 @@ TEST_CASE("CLI: a bad config exits 2 naming file, line and key", "[integration][
 TEST_CASE("CLI: check connects and reports - an unreachable target exits 1", "[integration][cli]") {
   Scenario sc(100);
   const std::string good = TempFile("good.yaml", sc.Yaml("dry-run"));
-  Result ok = Run({"check", "--config", good});
+  CommandResult ok = Run({"check", "--config", good});
   INFO(ok.output);
   CHECK(absl::StrContains(ok.output, "target shop: connected to database shop"));
   CHECK(ok.code == 0);
   REQUIRE(sc.pg->Stop().ok());
-  Result down = Run({"check", "--config", good});
+  CommandResult down = Run({"check", "--config", good});
   CHECK(down.code == 1);
   CHECK(absl::StrContains(down.output, "target shop: FAILED"));
 }
@@ -87,8 +73,8 @@ TEST_CASE("CLI: replay writes the input columns plus anomaly_score and alert",
   }
   const std::string in = TempFile("series.csv", csv);
   const std::string out = in + ".out";
-  Result r = Run({"replay", "--detector", "level_drop", "--set", "min_rows=100", "--input", in,
-                  "--output", out});
+  CommandResult r = Run({"replay", "--detector", "level_drop", "--set", "min_rows=100", "--input",
+                         in, "--output", out});
   INFO(r.output);
   REQUIRE(r.code == 0);
   std::ifstream f(out);
@@ -108,7 +94,8 @@ TEST_CASE("CLI: replay writes the input columns plus anomaly_score and alert",
   CHECK(rows == 200);
   CHECK(alerts_before == 0);
   CHECK(alerts_at_drop == 1);
-  Result bad = Run({"replay", "--detector", "level_drop", "--set", "nonsense=1", "--input", in});
+  CommandResult bad =
+      Run({"replay", "--detector", "level_drop", "--set", "nonsense=1", "--input", in});
   CHECK(bad.code == 2);
   CHECK(absl::StrContains(bad.output, "nonsense"));
 }

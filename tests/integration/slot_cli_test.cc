@@ -10,24 +10,10 @@
 #include "absl/strings/str_cat.h"
 #include "devtools/process.h"
 #include "tests/integration/commit_time.h"
+#include "tests/integration/run_pgwarden.h"
 
 namespace pgwarden::testing {
 namespace {
-
-struct Result {
-  int code;
-  std::string output;
-};
-
-Result Run(std::vector<std::string> args) {
-  ProcessOptions p;
-  p.argv = {PGWARDEN_BINARY};
-  p.argv.insert(p.argv.end(), args.begin(), args.end());
-  std::string out;
-  auto code = RunCommand(p, absl::Seconds(60), &out);
-  REQUIRE(code.ok());
-  return {*code, out};
-}
 
 std::string Slots(const Scenario& sc) {
   auto r = sc.pg->Psql("SELECT count(*) FROM pg_replication_slots", "shop");
@@ -44,7 +30,7 @@ TEST_CASE(
   const std::string config = sc.pg->dir() + "/check.yaml";
   std::ofstream(config) << yaml;
 
-  Result missing = Run({"check", "--config", config});
+  CommandResult missing = Run({"check", "--config", config});
   INFO(missing.output);
   CHECK(missing.code == 1);
   CHECK(absl::StrContains(missing.output, "wal_level logical"));
@@ -53,18 +39,18 @@ TEST_CASE(
   CHECK(absl::StrContains(missing.output, "paths: change_stream, statements"));
 
   GrantReplication(sc);
-  Result ready = Run({"check", "--config", config});
+  CommandResult ready = Run({"check", "--config", config});
   INFO(ready.output);
   CHECK(ready.code == 0);
   CHECK(absl::StrContains(ready.output, "slot pgwarden_shop does not exist yet"));
 
   sc.StartAgent(yaml);
   WaitStreaming(sc);
-  Result streaming = Run({"check", "--config", config});
+  CommandResult streaming = Run({"check", "--config", config});
   INFO(streaming.output);
   CHECK(absl::StrContains(streaming.output, "slot pgwarden_shop (test_decoding, active"));
   CHECK(absl::StrContains(streaming.output, "of WAL, lag"));
-  Result busy = Run({"slot", "drop", "--config", config});
+  CommandResult busy = Run({"slot", "drop", "--config", config});
   INFO(busy.output);
   CHECK(busy.code == 1);
   CHECK(absl::StrContains(busy.output, "NOT dropped"));
@@ -77,12 +63,12 @@ TEST_CASE(
         return r.ok() && *r == "0";
       },
       absl::Seconds(10)));
-  Result dry = Run({"slot", "drop", "--config", config, "--dry-run"});
+  CommandResult dry = Run({"slot", "drop", "--config", config, "--dry-run"});
   INFO(dry.output);
   CHECK(dry.code == 0);
   CHECK(absl::StrContains(dry.output, "would run: SELECT pg_drop_replication_slot("));
   CHECK(Slots(sc) == "1");
-  Result drop = Run({"slot", "drop", "--config", config});
+  CommandResult drop = Run({"slot", "drop", "--config", config});
   INFO(drop.output);
   CHECK(drop.code == 0);
   CHECK(absl::StrContains(drop.output, "ran: SELECT pg_drop_replication_slot("));
