@@ -221,29 +221,23 @@ void ChangeWatch::Emit(State& st, SignalEvent ev, WatchResult* out) {
   out->events.push_back(std::move(ev));
 }
 
-void ChangeWatch::EvaluateTable(int64_t oid, State& st, absl::Time now, double dt,
-                                WatchResult* out) {
-  const int64_t deleted = st.pending_deleted;
-  const int64_t inserted = st.pending_inserted;
-  const bool truncated = st.pending_truncate;
-  st.pending_deleted = st.pending_inserted = 0;
-  st.pending_truncate = false;
-  if (truncated) {
-    const double before = st.level;
-    SignalEvent ev = Event(SignalKind::kTruncate, oid, st, now);
-    ev.description =
-        absl::StrFormat("table %s.%s was truncated (%s rows gone; committed, %s)", st.schema,
-                        st.table, FormatCount(std::llround(before)), ChangeSourceName(source_));
-    ev.figures = {{"rows_before", std::llround(before)}, {"rows_now", inserted}};
-    Emit(st, std::move(ev), out);
-    st.level = static_cast<double>(inserted);
-    if (st.rows) st.rows->Reset();
-    if (st.delete_rate) st.delete_rate->Reset();
-    st.window.clear();
-    st.window_sum = 0;
-    return;
-  }
-  // Deletes over the sliding window, as a rate per second.
+void ChangeWatch::EmitTruncate(int64_t oid, State& st, int64_t inserted, absl::Time now,
+                               WatchResult* out) {
+  const double before = st.level;
+  SignalEvent ev = Event(SignalKind::kTruncate, oid, st, now);
+  ev.description =
+      absl::StrFormat("table %s.%s was truncated (%s rows gone; committed, %s)", st.schema,
+                      st.table, FormatCount(std::llround(before)), ChangeSourceName(source_));
+  ev.figures = {{"rows_before", std::llround(before)}, {"rows_now", inserted}};
+  Emit(st, std::move(ev), out);
+  st.level = static_cast<double>(inserted);
+  if (st.rows) st.rows->Reset();
+  if (st.delete_rate) st.delete_rate->Reset();
+  st.window.clear();
+  st.window_sum = 0;
+}
+
+double ChangeWatch::SlideWindow(State& st, int64_t deleted, absl::Time now, double dt) const {
   if (deleted > 0) {
     st.window.emplace_back(now, deleted);
     st.window_sum += deleted;
@@ -255,7 +249,21 @@ void ChangeWatch::EvaluateTable(int64_t oid, State& st, absl::Time now, double d
   }
   st.window.erase(st.window.begin(), st.window.begin() + static_cast<std::ptrdiff_t>(expired));
   const double span = std::max(dt, absl::ToDoubleSeconds(options_.rate_window));
-  const double rate = static_cast<double>(st.window_sum) / span;
+  return static_cast<double>(st.window_sum) / span;
+}
+
+void ChangeWatch::EvaluateTable(int64_t oid, State& st, absl::Time now, double dt,
+                                WatchResult* out) {
+  const int64_t deleted = st.pending_deleted;
+  const int64_t inserted = st.pending_inserted;
+  const bool truncated = st.pending_truncate;
+  st.pending_deleted = st.pending_inserted = 0;
+  st.pending_truncate = false;
+  if (truncated) {
+    EmitTruncate(oid, st, inserted, now, out);
+    return;
+  }
+  const double rate = SlideWindow(st, deleted, now, dt);
   if (st.delete_rate) {
     DetectorResult r = st.delete_rate->Update(now, rate);
     st.delete_rate_score = r.score;

@@ -132,6 +132,11 @@ class ChangeWatch {
   State* Find(const std::string& schema, const std::string& table);
   void Record(State& st, const TableChange& change, const CommittedTxn* txn);
   static void AddEvidence(Evidence& ev, const Commit& c);
+  // EmitTruncate pages a committed TRUNCATE and restarts the table's level.
+  void EmitTruncate(int64_t oid, State& st, int64_t inserted, absl::Time now, WatchResult* out);
+  // SlideWindow adds an evaluation's deletes to the rate window and returns
+  // the delete rate per second over it.
+  double SlideWindow(State& st, int64_t deleted, absl::Time now, double dt) const;
   void EvaluateTable(int64_t oid, State& st, absl::Time now, double dt, WatchResult* out);
   void Emit(State& st, SignalEvent ev, WatchResult* out);
   SignalEvent Event(SignalKind kind, int64_t oid, const State& st, absl::Time now) const;
