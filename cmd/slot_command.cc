@@ -13,6 +13,7 @@
 #include "cmd/cli.h"
 #include "core/clock.h"
 #include "pg/connect.h"
+#include "remediation/stat_statements_sql.h"
 #include "sources/slot_tools.h"
 
 namespace pgwarden {
@@ -53,8 +54,7 @@ std::vector<std::string> Problems(const TargetConfig& t, const SlotReport& r) {
 
 void ReportPaths(const TargetConfig& t, pg::Session& conn, bool* ok) {
   const std::string p = absl::StrCat("target ", t.name, ": ");
-  absl::StatusOr<pg::Result> pgss =
-      conn.Query("SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements'");
+  absl::StatusOr<pg::Result> pgss = conn.Query(kStatementsInstalledSql);
   const bool statements = pgss.ok() && !pgss->empty() && (*pgss)[0].Int(0) > 0;
   std::vector<std::string> paths;
   if (t.change_stream.enabled) {

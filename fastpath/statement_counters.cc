@@ -6,18 +6,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "remediation/stat_statements_sql.h"
 
 namespace pgwarden {
 namespace {
-
-constexpr char kInstalledSql[] =
-    "SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements'";
-
-constexpr char kCountersSql[] =
-    "SELECT s.userid::bigint, s.queryid, s.toplevel, s.calls, s.rows "
-    "FROM pg_stat_statements(false) s "
-    "WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-    "  AND s.queryid IS NOT NULL";
 
 constexpr char kTextsSql[] =
     "SELECT DISTINCT ON (s.queryid) s.queryid, s.query "
@@ -100,7 +92,7 @@ absl::StatusOr<bool> StatementCounters::CheckInstalled(pg::Session& conn, absl::
   if (checked_ && now - last_check_ < options_.recheck_unavailable) return false;
   checked_ = true;
   last_check_ = now;
-  absl::StatusOr<pg::Result> r = conn.Query(kInstalledSql);
+  absl::StatusOr<pg::Result> r = conn.Query(kStatementsInstalledSql);
   if (!r.ok()) return r.status();
   available_ = !r->empty() && (*r)[0].Int(0) > 0;
   have_baseline_ = false;
@@ -348,7 +340,7 @@ absl::StatusOr<std::vector<TableChange>> StatementCounters::Poll(pg::Session& co
 
   absl::StatusOr<Activity> activity = ReadActivity(conn);
   if (!activity.ok()) return activity.status();
-  absl::StatusOr<pg::Result> rows = conn.Query(kCountersSql);
+  absl::StatusOr<pg::Result> rows = conn.Query(kStatementCountersSql);
   if (!rows.ok()) {
     if (!IsMissingExtension(rows.status())) return rows.status();
     available_ = false;

@@ -7,18 +7,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "remediation/stat_statements_sql.h"
 
 namespace pgwarden {
 namespace {
-
-constexpr char kStatementsInstalledSql[] =
-    "SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements'";
-
-constexpr char kCountersSql[] =
-    "SELECT s.userid::bigint, s.queryid, s.toplevel, s.calls, s.rows "
-    "FROM pg_stat_statements(false) s "
-    "WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-    "  AND s.queryid IS NOT NULL";
 
 constexpr char kTextsSql[] =
     "SELECT s.userid::bigint, s.queryid, s.toplevel, coalesce(r.rolname, s.userid::text), s.query "
@@ -265,7 +257,7 @@ absl::StatusOr<bool> Attributor::StatementsAvailable(pg::Session& conn) {
 
 absl::StatusOr<std::map<Attributor::Key, Attributor::Counters>> Attributor::ReadCounterRows(
     pg::Session& conn) {
-  absl::StatusOr<pg::Result> r = conn.Query(kCountersSql);
+  absl::StatusOr<pg::Result> r = conn.Query(kStatementCountersSql);
   if (!r.ok()) {
     return absl::UnavailableError(
         absl::StrCat("reading pg_stat_statements: ", r.status().message()));
