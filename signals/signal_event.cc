@@ -26,6 +26,10 @@ const char* SignalKindName(SignalKind kind) {
       return "blocking";
     case SignalKind::kCoverageGap:
       return "coverage_gap";
+    case SignalKind::kUpdateSpike:
+      return "update_spike";
+    case SignalKind::kDestructiveDdl:
+      return "destructive_ddl";
   }
   return "?";
 }

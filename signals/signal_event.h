@@ -28,6 +28,13 @@ enum class SignalKind {
   // kCoverageGap: a source lost changes (the server invalidated the change
   // stream's replication slot); what happened meanwhile was not seen.
   kCoverageGap,
+  // kUpdateSpike: rows of a table updated far above its own usual rate (a
+  // mass overwrite, e.g. a script rewriting a column in batches).
+  kUpdateSpike,
+  // kDestructiveDdl: a schema change that destroys data of a watched table
+  // (a dropped column, a rewriting type change, DROP SCHEMA ... CASCADE,
+  // DROP DATABASE), committed or in flight.
+  kDestructiveDdl,
 };
 
 // kAllSignalKinds lists every kind, in declaration order.
@@ -43,6 +50,8 @@ inline constexpr SignalKind kAllSignalKinds[] = {
     SignalKind::kLongStatement,
     SignalKind::kBlocking,
     SignalKind::kCoverageGap,
+    SignalKind::kUpdateSpike,
+    SignalKind::kDestructiveDdl,
 };
 
 // SignalKindName returns the kind's name ("row_loss", "delete_spike", ...):
