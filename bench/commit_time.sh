@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Median over RUNS (default 5) runs of the enforce cases of
 # tests/integration/commit_time_test.cc, per scenario and path: the cleanup
-# script (batches of 1,000 rows, 200 ms apart, against 1,000,000 rows) via the
+# script (batches of 1,000 rows, 200 ms apart, against 1,000,000 rows, or
+# PGWARDEN_TEST_ROWS) via the
 # change stream, the statement fast path and the statistics only; the purge
 # procedure (2,000-row chunks committed inside one CALL) with the stream,
 # without it, and by the commit-in-statement watch alone
@@ -20,6 +21,7 @@
 #   bash bench/commit_time.sh [BUILD_DIR] [RUNS]
 set -euo pipefail
 BUILD=${1:-build}
+export PGWARDEN_TEST_ROWS=${PGWARDEN_TEST_ROWS:-1000000}
 RUNS=${2:-5}
 TEST="$BUILD/tests/integration/commit_time_test"
 if [[ ! -x "$TEST" ]]; then

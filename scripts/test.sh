@@ -5,9 +5,16 @@
 # (real PostgreSQL 15, Prometheus, Alertmanager and HTTP receivers, all started
 # by the tests on 127.0.0.1), then the same tests under AddressSanitizer +
 # UndefinedBehaviorSanitizer.
+#
+# The integration tests mostly wait on servers (about a third of two cores),
+# so clang-tidy and the sanitizer build run beside the plain tests, at the
+# lowest CPU priority (nice 19): the tests' own processes always come first,
+# and the idle CPU does the rest. PGWARDEN_SERIAL=1 runs each step in turn.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${PGWARDEN_SKIP_INSTALL:-0}" != 1 ]; then bash scripts/install-deps.sh; fi
+sanitize=$([ "${PGWARDEN_SKIP_SANITIZE:-0}" != 1 ] && echo 1 || echo 0)
+serial=${PGWARDEN_SERIAL:-0}
 
 echo "== clang-format check"
 bash scripts/format.sh --check
@@ -18,18 +25,62 @@ bash scripts/check_sizes.sh
 echo "== build (RelWithDebInfo, -Werror)"
 PGWARDEN_BUILD_TYPE=RelWithDebInfo bash scripts/build.sh build \
   -DPGWARDEN_SANITIZE=OFF -DPGWARDEN_BUILD_TESTS=ON -DPGWARDEN_BUILD_BENCH=ON
-bash scripts/tidy.sh build
+
+logs=$(mktemp -d)
+# cleanup stops what still runs in the background (each step is a process
+# group of its own) when the script ends early.
+cleanup() {
+  for f in "$logs"/*.pgid; do
+    [ -f "$f" ] && kill -- "-$(cat "$f")" 2>/dev/null || true
+  done
+  rm -rf "$logs"
+}
+trap cleanup EXIT
+
+# background NAME CMD... runs CMD niced, its output to $logs/NAME.
+background() {
+  local name=$1
+  shift
+  if [ "$serial" = 1 ]; then
+    "$@" >"$logs/$name" 2>&1 && echo 0 >"$logs/$name.rc" || echo $? >"$logs/$name.rc"
+    return
+  fi
+  (setsid bash -c 'echo $$ >"$0"; exec nice -n 19 "$@"' "$logs/$name.pgid" "$@" \
+    >"$logs/$name" 2>&1 && echo 0 >"$logs/$name.rc" || echo $? >"$logs/$name.rc") &
+}
+# finish NAME waits for a background step, prints its output, fails on error.
+finish() {
+  local name=$1
+  local waited=0
+  while [ ! -f "$logs/$name.rc" ] && [ "$waited" -lt 5400 ]; do
+    sleep 2
+    waited=$((waited + 2))
+  done
+  [ -f "$logs/$name.rc" ] || echo 124 >"$logs/$name.rc"
+  echo "== $name (output)"
+  cat "$logs/$name"
+  if [ "$(cat "$logs/$name.rc")" != 0 ]; then
+    echo "== $name FAILED"
+    exit 1
+  fi
+}
+
+background clang-tidy bash scripts/tidy.sh build
+if [ "$sanitize" = 1 ]; then
+  background asan-build env PGWARDEN_BUILD_TYPE=Debug bash scripts/build.sh build-asan \
+    -DPGWARDEN_SANITIZE=ON -DPGWARDEN_BUILD_TESTS=ON -DPGWARDEN_BUILD_BENCH=OFF
+fi
+
 echo "== tests"
 (cd build && ctest --output-on-failure --no-tests=error -j2 --timeout 600)
 
-if [ "${PGWARDEN_SKIP_SANITIZE:-0}" != 1 ]; then
-  echo "== build (ASan + UBSan)"
-  PGWARDEN_BUILD_TYPE=Debug bash scripts/build.sh build-asan \
-    -DPGWARDEN_SANITIZE=ON -DPGWARDEN_BUILD_TESTS=ON -DPGWARDEN_BUILD_BENCH=OFF
+if [ "$sanitize" = 1 ]; then
+  finish asan-build
   echo "== tests under ASan + UBSan"
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export LSAN_OPTIONS=suppressions=$PWD/scripts/lsan.supp
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   (cd build-asan && ctest --output-on-failure --no-tests=error -j2 --timeout 900)
 fi
+finish clang-tidy
 echo "== all tests passed"
