@@ -224,11 +224,21 @@ void TargetWatch::UpdateTableDetectors(TableState& st, const TableStat& prev, co
 void TargetWatch::DetectOverwrite(TableState& st, const TableStat& prev, const TableStat& stat,
                                   absl::Time now, double dt, WatchResult* out) {
   if (!st.update_rate) return;
-  // n_tup_upd also counts updates that rolled back (nothing tells them
-  // apart here; the change stream and the statement counters see commits).
-  const UpdateVerdict v = st.update_rate->Observe(now, stat.updated - prev.updated, dt,
-                                                  std::max(stat.live_rows, prev.live_rows));
-  if (v.fire) Emit(UpdateSpikeEvent(stat.schema, stat.name, stat.oid, v, "", now), out);
+  const int64_t updates = stat.updated - prev.updated;
+  const UpdateVerdict v =
+      st.update_rate->Observe(now, updates, dt, std::max(stat.live_rows, prev.live_rows));
+  if (!v.fire) return;
+  SignalEvent ev = UpdateSpikeEvent(stat.schema, stat.name, stat.oid, v, "", now);
+  // n_tup_upd also counts updates that rolled back; n_mod_since_analyze
+  // only committed changes (unknown across an ANALYZE, which resets it).
+  const int64_t changes = updates + (stat.inserted - prev.inserted) + (stat.deleted - prev.deleted);
+  const int64_t committed = stat.modified - prev.modified;
+  if (stat.maintenance_count == prev.maintenance_count && committed >= 0 &&
+      committed * 2 < changes) {
+    out->suppressed.emplace_back(std::move(ev), "unconfirmed");
+    return;
+  }
+  Emit(std::move(ev), out);
 }
 
 void TargetWatch::ProcessDatabase(const Snapshot& snap, WatchResult* out) {

@@ -90,8 +90,8 @@ void MassOverwrite(Path path) {
   REQUIRE(contained);
   std::cout << "[figure] mass overwrite " << PathName(path) << ": paged after "
             << absl::ToDoubleSeconds(page->at - start) << " s; contained after "
-            << absl::ToDoubleSeconds(contained_at - start) << " s; rows overwritten "
-            << overwritten << " of " << kRows << "\n";
+            << absl::ToDoubleSeconds(contained_at - start) << " s; rows overwritten " << overwritten
+            << " of " << kRows << "\n";
   std::cout << "[page] " << page->body["payload"].value("summary", "") << "\n";
   CHECK(sc.pager.violations().empty());
   // The page names the table and the role; most rows were kept.
@@ -129,10 +129,11 @@ constexpr char kPgbenchScript[] =
 TEST_CASE("Update spike: steady pgbench updates for 60 s page nothing, on any path",
           "[integration][update_spike]") {
   Scenario sc(kRows, LogicalOptions());
-  REQUIRE(sc.pg->Psql("CREATE TABLE counters (id int PRIMARY KEY, n bigint NOT NULL);"
-                      "INSERT INTO counters SELECT g, 0 FROM generate_series(0, 9) g;"
-                      "GRANT SELECT, UPDATE ON counters TO app;",
-                      kShopDatabase)
+  REQUIRE(sc.pg
+              ->Psql("CREATE TABLE counters (id int PRIMARY KEY, n bigint NOT NULL);"
+                     "INSERT INTO counters SELECT g, 0 FROM generate_series(0, 9) g;"
+                     "GRANT SELECT, UPDATE ON counters TO app;",
+                     kShopDatabase)
               .ok());
   const std::string script = absl::StrCat(sc.pg->dir(), "/steady.sql");
   {

@@ -52,9 +52,11 @@ struct Stats {
   int spikes = 0;
   const SignalEvent* last = nullptr;
   WatchResult result;
-  // Sample adds `updated` rows updated in the last second.
-  void Sample(int64_t updated) {
+  // Sample adds `updated` rows updated in the last second (by transactions
+  // that committed, or rolled back).
+  void Sample(int64_t updated, bool committed = true) {
     snap.tables[0].updated += updated;
+    if (committed) snap.tables[0].modified += updated;
     t += absl::Seconds(1);
     snap.time = t;
     result = watch.Process(snap);
@@ -132,6 +134,19 @@ TEST_CASE("update_spike (statistics): a spike below the share of the table does 
   CHECK(s.last->figures["updated_in_burst"] == 20000);
 }
 
+TEST_CASE("update_spike (statistics): a mass UPDATE rolled back is not paged", "[update_spike]") {
+  Stats s(100000);
+  for (int i = 0; i < 60; ++i) s.Sample(20);
+  s.Sample(50000, /*committed=*/false);
+  CHECK(s.spikes == 0);
+  REQUIRE(s.result.suppressed.size() == 1);
+  CHECK(s.result.suppressed[0].first.kind == SignalKind::kUpdateSpike);
+  CHECK(s.result.suppressed[0].second == "unconfirmed");
+  // Committed, the same burst pages.
+  s.Sample(50000);
+  CHECK(s.spikes == 1);
+}
+
 // Commit drives a ChangeWatch over one table of 100,000 rows, a tick every
 // 250 ms.
 struct Commit {
@@ -191,7 +206,7 @@ TEST_CASE("update_spike (commit time): steady updates never page, a mass overwri
   INFO(ChangeSourceName(source));
   Commit c(source);
   std::mt19937 rng(3);
-  std::poisson_distribution<int> steady(50);  // ~200 rows/s by the application
+  std::poisson_distribution<int> steady(50);                  // ~200 rows/s by the application
   for (int i = 0; i < 2400; ++i) c.Tick(steady(rng), "app");  // 10 minutes
   REQUIRE(c.spikes == 0);
   int ticks = 0;
