@@ -29,6 +29,10 @@ absl::StatusOr<DetectorFactories> MakeFactories(const DetectorsConfig& d) {
   auto logins = MakeDetectorFactory(d.failed_logins.detector, d.failed_logins.params);
   if (!logins.ok()) return logins.status();
   f.failed_logins = *logins;
+  auto updates = MakeDetectorFactory(d.update_rate.detector, d.update_rate.params);
+  if (!updates.ok()) return updates.status();
+  f.update_rate = *updates;
+  f.update_gate = d.update_gate;
   return f;
 }
 

@@ -3,6 +3,7 @@
 #include <fnmatch.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -83,13 +84,19 @@ void ParseTarget(const ConfigNode& node, std::set<std::string>* names, TargetCon
   }
 }
 
-void ParseSignal(const ConfigNode& parent, absl::string_view key, SignalConfig* sig) {
+// ParseSignal reads one signal's detector and its parameters; `own` keys
+// belong to the caller (read by it) and are not detector parameters, and
+// a signal with own keys keeps its default parameters unless set (or the
+// detector changes).
+void ParseSignal(const ConfigNode& parent, absl::string_view key, SignalConfig* sig,
+                 const std::vector<std::string>& own = {}) {
   ConfigNode node = parent.Child(key);
   if (!node.IsDefined() || !node.ExpectMap()) return;
-  DetectorParams params;
+  DetectorParams params = own.empty() ? DetectorParams{} : sig->params;
   std::string detector = sig->detector;
   for (auto it = node.raw().begin(); it != node.raw().end(); ++it) {
     const std::string k = it->first.Scalar();
+    if (std::find(own.begin(), own.end(), k) != own.end()) continue;
     if (!it->second.IsScalar()) {
       node.ErrorAt(k, "expected a scalar value");
       continue;
@@ -212,15 +219,31 @@ void ParseTargets(const ConfigNode& top, std::vector<TargetConfig>* out) {
   }
 }
 
+// ParseUpdateRate reads `detectors.update_rate`: the detector of rows
+// updated per second and the burst gate (min_share, min_rows, min_ratio).
+void ParseUpdateRate(const ConfigNode& det, DetectorsConfig* detectors) {
+  ParseSignal(det, "update_rate", &detectors->update_rate, {"min_share", "min_rows", "min_ratio"});
+  ConfigNode node = det.Child("update_rate");
+  if (!node.IsDefined() || !node.raw().IsMap()) return;
+  UpdateGate& g = detectors->update_gate;
+  g.min_share = node.GetDouble("min_share", g.min_share);
+  if (g.min_share < 0 || g.min_share > 1) node.ErrorAt("min_share", "must be between 0 and 1");
+  g.min_rows = node.GetInt("min_rows", g.min_rows);
+  if (g.min_rows < 0) node.ErrorAt("min_rows", "must not be negative");
+  g.min_ratio = node.GetDouble("min_ratio", g.min_ratio);
+  if (g.min_ratio < 1) node.ErrorAt("min_ratio", "must be at least 1");
+}
+
 // ParseDetectors reads the `detectors:` section, one signal per key.
 void ParseDetectors(const ConfigNode& top, DetectorsConfig* detectors) {
   ConfigNode det = top.Child("detectors");
   if (det.IsDefined() && det.ExpectMap()) {
-    det.CheckKeys({"rows", "delete_rate", "rollback_ratio", "failed_logins"});
+    det.CheckKeys({"rows", "delete_rate", "rollback_ratio", "failed_logins", "update_rate"});
     ParseSignal(det, "rows", &detectors->rows);
     ParseSignal(det, "delete_rate", &detectors->delete_rate);
     ParseSignal(det, "rollback_ratio", &detectors->rollback_ratio);
     ParseSignal(det, "failed_logins", &detectors->failed_logins);
+    ParseUpdateRate(det, detectors);
   }
 }
 

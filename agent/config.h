@@ -9,6 +9,7 @@
 #include "alerting/config.h"
 #include "detectors/detector.h"
 #include "remediation/config.h"
+#include "signals/update_spike.h"
 
 namespace pgwarden {
 
@@ -61,6 +62,15 @@ struct DetectorsConfig {
   // (25/s alerts even while the baseline warms up).
   SignalConfig failed_logins{"rate_spike",
                              {{"min_rate", "5"}, {"min_excess", "5"}, {"hard_rate", "25"}}};
+  // Rows updated per second per table: at least 500/s and 500/s above
+  // normal, after 10 samples; no hard rate (a hot table updated 20,000
+  // times a second all day is normal). update_gate (keys min_share,
+  // min_rows, min_ratio of the same section) asks the burst to be several
+  // times the usual rate and to rewrite a share of the table.
+  SignalConfig update_rate{
+      "rate_spike",
+      {{"min_rate", "500"}, {"min_excess", "500"}, {"warmup", "10"}, {"hard_rate", "0"}}};
+  UpdateGate update_gate;
 };
 
 // MaintenanceWindow silences pages on matching tables during a daily window.

@@ -26,8 +26,19 @@ SignalKind SignalKindOf(FindingKind kind) {
   return SignalKind::kDestructiveInFlight;
 }
 
+// Attributed is true for the kinds whose culprits attribution names: rows
+// removed, and rows overwritten (update_spike).
+bool Attributed(SignalKind kind) { return RemovesRows(kind) || kind == SignalKind::kUpdateSpike; }
+
+// CacheKey is where a table's attribution is kept: one for rows removed,
+// one for rows updated (an UPDATE counts for the one, not for the other).
+std::string CacheKey(const std::string& object, bool updates) {
+  return updates ? absl::StrCat(object, " (updates)") : object;
+}
+
 int64_t RowsDropped(const SignalEvent& ev) {
   const nlohmann::json& f = ev.figures;
+  if (f.contains("updated_in_burst")) return f["updated_in_burst"].get<int64_t>();
   if (f.contains("rows_lost")) return f["rows_lost"].get<int64_t>();
   if (f.contains("rows_before") && f.contains("rows_now")) {
     return f["rows_before"].get<int64_t>() - f["rows_now"].get<int64_t>();
@@ -65,11 +76,12 @@ void Responder::Enrich(pg::Session& conn, std::vector<SignalEvent>* events,
                        std::vector<std::pair<SignalEvent, std::string>>* suppressed) {
   std::vector<SignalEvent> kept;
   for (SignalEvent& ev : *events) {
-    if (ev.table.empty() || !RemovesRows(ev.kind)) {
+    if (ev.table.empty() || !Attributed(ev.kind)) {
       kept.push_back(std::move(ev));
       continue;
     }
-    const std::string key = absl::StrCat(ev.schema, ".", ev.table);
+    const bool updates = ev.kind == SignalKind::kUpdateSpike;
+    const std::string key = CacheKey(absl::StrCat(ev.schema, ".", ev.table), updates);
     const absl::Time now = clock_->Now();
     auto it = cache_.find(key);
     if (it == cache_.end() || now - it->second.at > absl::Seconds(2)) {
@@ -79,6 +91,7 @@ void Responder::Enrich(pg::Session& conn, std::vector<SignalEvent>* events,
       req.oid = ev.oid;
       req.rows_dropped = std::max<int64_t>(1, RowsDropped(ev));
       req.since = ev.time - absl::Seconds(10);
+      req.updates = updates;
       // The same drop (an event within resolve_after of the last one) keeps
       // its window start.
       if (it != cache_.end() && now - it->second.at <= config_.resolve_after) {
@@ -158,52 +171,59 @@ void Responder::Respond(const std::vector<Incident>& touched) {
   if (config_.remediation.mode == RemediationMode::kOff) return;
   for (const Incident& inc : touched) {
     if (inc.table.empty()) continue;
-    auto cached = cache_.find(inc.object);
-    if (cached == cache_.end() || cached->second.attribution.culprits.empty()) continue;
-    const Attribution& attr = cached->second.attribution;
-    const absl::Time now = clock_->Now();
-    RemediationRequest req;
-    req.incident_id = absl::StrCat(inc.id);
-    req.target = target_.name;
-    req.tables = {TableRef{inc.schema, inc.table}};
-    req.attribution = attr;
-    // Candidates: the top culprit (acted on or refused with a reason) and any
-    // other role that removed rows or writes the table right now; a role
-    // that only updated rows is evidence, not a suspect.
-    req.attribution.culprits.clear();
-    bool due = false;
-    for (size_t i = 0; i < attr.culprits.size(); ++i) {
-      const Culprit& c = attr.culprits[i];
-      if (i > 0 && c.rows_attributed == 0 && c.truncates == 0 && !c.in_flight) continue;
-      req.attribution.culprits.push_back(c);
-      auto a = attempts_.find({inc.id, c.role});
-      if (a == attempts_.end() || (!a->second.acted && now - a->second.at >= absl::Seconds(5))) {
-        due = true;
+    // The incident's rows removed, then its rows overwritten.
+    for (bool updates : {false, true}) {
+      auto cached = cache_.find(CacheKey(inc.object, updates));
+      if (cached != cache_.end() && !cached->second.attribution.culprits.empty()) {
+        RespondTo(inc, cached->second.attribution);
       }
     }
-    if (!due || !EnsureRemediator()) continue;
-    req.rows_dropped = attr.rows_dropped;
-    std::vector<ActionRecord> records = remediator_->Act(*conn_, req);
-    nlohmann::json actions = nlohmann::json::array();
-    std::vector<std::string> done;
-    for (const Culprit& c : req.attribution.culprits) attempts_[{inc.id, c.role}].at = now;
-    for (const ActionRecord& rec : records) {
-      actions.push_back(rec.ToJson());
-      if (rec.result == ActionResult::kDone || rec.result == ActionResult::kDryRun) {
-        attempts_[{inc.id, rec.role}].acted = true;
-        done.push_back(
-            absl::StrCat(rec.result == ActionResult::kDryRun ? "would run " : "",
-                         ActionKindName(rec.action), " on ", rec.role,
-                         rec.id > 0 ? absl::StrCat(" (undo: pgwarden undo ", rec.id, ")") : ""));
-      }
-      PGW_LOG(Warning) << "remediation " << ActionKindName(rec.action) << " " << rec.role << ": "
-                       << ActionResultName(rec.result)
-                       << (rec.reason.empty() ? "" : absl::StrCat(" (", rec.reason, ")"))
-                       << (rec.sql.empty() ? "" : absl::StrCat(": ", rec.sql));
+  }
+}
+
+void Responder::RespondTo(const Incident& inc, const Attribution& attr) {
+  const absl::Time now = clock_->Now();
+  RemediationRequest req;
+  req.incident_id = absl::StrCat(inc.id);
+  req.target = target_.name;
+  req.tables = {TableRef{inc.schema, inc.table}};
+  req.attribution = attr;
+  // Candidates: the top culprit (acted on or refused with a reason) and any
+  // other role that removed rows (for an update_spike: updated them) or
+  // writes the table right now; for rows removed, a role that only
+  // updated rows is evidence, not a suspect.
+  req.attribution.culprits.clear();
+  bool due = false;
+  for (size_t i = 0; i < attr.culprits.size(); ++i) {
+    const Culprit& c = attr.culprits[i];
+    if (i > 0 && c.rows_attributed == 0 && c.truncates == 0 && !c.in_flight) continue;
+    req.attribution.culprits.push_back(c);
+    auto a = attempts_.find({inc.id, c.role});
+    if (a == attempts_.end() || (!a->second.acted && now - a->second.at >= absl::Seconds(5))) {
+      due = true;
     }
-    if (!records.empty()) {
-      incidents_->Annotate(inc.id, "remediation", actions, absl::StrJoin(done, ", "));
+  }
+  if (!due || !EnsureRemediator()) return;
+  req.rows_dropped = attr.rows_dropped;
+  std::vector<ActionRecord> records = remediator_->Act(*conn_, req);
+  nlohmann::json actions = nlohmann::json::array();
+  std::vector<std::string> done;
+  for (const Culprit& c : req.attribution.culprits) attempts_[{inc.id, c.role}].at = now;
+  for (const ActionRecord& rec : records) {
+    actions.push_back(rec.ToJson());
+    if (rec.result == ActionResult::kDone || rec.result == ActionResult::kDryRun) {
+      attempts_[{inc.id, rec.role}].acted = true;
+      done.push_back(absl::StrCat(
+          rec.result == ActionResult::kDryRun ? "would run " : "", ActionKindName(rec.action),
+          " on ", rec.role, rec.id > 0 ? absl::StrCat(" (undo: pgwarden undo ", rec.id, ")") : ""));
     }
+    PGW_LOG(Warning) << "remediation " << ActionKindName(rec.action) << " " << rec.role << ": "
+                     << ActionResultName(rec.result)
+                     << (rec.reason.empty() ? "" : absl::StrCat(" (", rec.reason, ")"))
+                     << (rec.sql.empty() ? "" : absl::StrCat(": ", rec.sql));
+  }
+  if (!records.empty()) {
+    incidents_->Annotate(inc.id, "remediation", actions, absl::StrJoin(done, ", "));
   }
 }
 

@@ -49,6 +49,8 @@ class Responder {
 
  private:
   bool EnsureRemediator();
+  // RespondTo hands one attribution of incident `inc` to the Remediator.
+  void RespondTo(const Incident& inc, const Attribution& attr);
 
   const AgentConfig& config_;
   TargetConfig target_;
@@ -58,7 +60,8 @@ class Responder {
   Clock* clock_;
   Degraded* degraded_;
   Attributor attributor_;
-  // Latest attribution per table ("schema.table"), reused for 2 s. `since`
+  // Latest attribution per table ("schema.table"; "schema.table (updates)"
+  // for an update_spike's), reused for 2 s. `since`
   // is where its pg_stat_statements window starts: 10 s before the first
   // event of the drop, kept while events keep coming, so a later event of the
   // same drop still counts the rows removed at its start.

@@ -68,14 +68,15 @@ absl::StatusOr<int64_t> LookUpOid(pg::Session& conn, const AttributionRequest& r
 // suspected), and collects in *removers the roles whose sessions are removing
 // rows from it (DELETE, TRUNCATE, DROP, or a write lock in an open
 // transaction): only these are suspects without statement evidence; an
-// UPDATE alone removes nothing.
-void AddSessionSuspects(const std::vector<SessionInfo>& sessions,
+// UPDATE alone removes nothing (but is a suspect when `updates` are
+// attributed).
+void AddSessionSuspects(const std::vector<SessionInfo>& sessions, bool updates,
                         std::map<std::string, Culprit>* culprits, std::set<std::string>* removers) {
   for (const SessionInfo& s : sessions) {
     const bool writes = !s.writes.empty();
     for (const std::string& w : s.writes) {
       if (absl::StartsWith(w, "DELETE") || absl::StartsWith(w, "TRUNCATE") ||
-          absl::StartsWith(w, "DROP")) {
+          absl::StartsWith(w, "DROP") || (updates && absl::StartsWith(w, "UPDATE"))) {
         removers->insert(s.role);
       }
     }
@@ -376,15 +377,15 @@ absl::StatusOr<std::vector<SessionInfo>> Attributor::ReadSessions(pg::Session& c
 }
 
 std::map<std::string, Culprit> Attributor::StatementCulprits(
-    const std::map<std::string, RoleStats>& by_role) {
+    const std::map<std::string, RoleStats>& by_role, bool updates) {
   std::map<std::string, Culprit> culprits;
   for (const auto& [role, stats] : by_role) {
     if (stats.deleted <= 0 && stats.truncates <= 0 && stats.updated <= 0) continue;
     Culprit& c = culprits[role];
     c.role = role;
-    c.rows_attributed = stats.deleted;
+    c.rows_attributed = updates ? stats.updated : stats.deleted;
     c.rows_updated = stats.updated;
-    c.truncates = stats.truncates;
+    c.truncates = updates ? 0 : stats.truncates;
     c.evidence.push_back("pg_stat_statements");
   }
   return culprits;
@@ -423,9 +424,9 @@ absl::StatusOr<Attribution> Attributor::Attribute(pg::Session& conn,
 
   // Roles under suspicion: statement evidence, or a session whose current or
   // last statement writes the table, or that holds a write lock on it.
-  std::map<std::string, Culprit> culprits = StatementCulprits(by_role);
+  std::map<std::string, Culprit> culprits = StatementCulprits(by_role, request.updates);
   std::set<std::string> removers;
-  AddSessionSuspects(sessions, &culprits, &removers);
+  AddSessionSuspects(sessions, request.updates, &culprits, &removers);
   ShareTruncatedRows(request.rows_dropped, &culprits);
   const int activity_only = SumCulprits(sessions, removers, &culprits, &out);
   RankCulprits(request.rows_dropped, activity_only, removers, &culprits, &out);

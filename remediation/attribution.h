@@ -47,7 +47,8 @@ struct Culprit {
   std::string application;  // of its most relevant session
   std::string client;
   // rows_attributed: rows its DELETEs removed in the window (from
-  // pg_stat_statements), plus the rows dropped by its TRUNCATEs.
+  // pg_stat_statements), plus the rows dropped by its TRUNCATEs; for an
+  // attribution of updates, the rows its UPDATEs changed.
   int64_t rows_attributed = 0;
   int64_t rows_updated = 0;
   int64_t truncates = 0;
@@ -102,6 +103,11 @@ struct AttributionRequest {
   // since: when the drop began; the pg_stat_statements baseline used is the
   // newest one taken at or before it (InfinitePast: the oldest kept).
   absl::Time since = absl::InfinitePast();
+  // updates: the table's rows were overwritten, not removed (an
+  // update_spike): rows_dropped counts rows updated, a role's UPDATE rows
+  // are its rows and a session updating the table is a suspect. Otherwise
+  // UPDATE rows are evidence only (rows_updated), never a suspect's rows.
+  bool updates = false;
 };
 
 // AttributorOptions tunes how many pg_stat_statements baselines are kept.
@@ -162,9 +168,10 @@ class Attributor {
                                                         const AttributionRequest& request,
                                                         int64_t oid);
   // StatementCulprits names a culprit for each role with statement evidence
-  // of removed, updated or truncated rows.
+  // of removed, updated or truncated rows (its rows: the updated ones when
+  // `updates`, else the deleted ones).
   static std::map<std::string, Culprit> StatementCulprits(
-      const std::map<std::string, RoleStats>& by_role);
+      const std::map<std::string, RoleStats>& by_role, bool updates);
 
   const Clock* clock_;
   AttributorOptions options_;

@@ -26,6 +26,7 @@ std::vector<CommitEvidence> CommitEvidenceFromFigures(const nlohmann::json& figu
   if (!figures.contains("evidence") || !figures["evidence"].is_object()) return out;
   const nlohmann::json& ev = figures["evidence"];
   const std::string source = ev.value("source", "");
+  const std::string verb = ev.value("verb", "deleted");  // or "updated" (update_spike)
   std::map<std::string, const nlohmann::json*> session_of;
   if (ev.contains("committed_by")) {
     for (const nlohmann::json& s : ev["committed_by"]) session_of[s.value("role", "")] = &s;
@@ -42,11 +43,12 @@ std::vector<CommitEvidence> CommitEvidenceFromFigures(const nlohmann::json& figu
       e.application = s->second->value("application", "");
       e.client = s->second->value("client", "");
     }
-    e.evidence = source == "change_stream"
-                     ? absl::StrCat("change stream: ", e.rows,
-                                    " rows deleted by committed transactions whose xid a session "
-                                    "of the role held")
-                     : absl::StrCat(source, ": ", e.rows, " rows deleted by the role's statements");
+    e.evidence =
+        source == "change_stream"
+            ? absl::StrCat("change stream: ", e.rows, " rows ", verb,
+                           " by committed transactions whose xid a session "
+                           "of the role held")
+            : absl::StrCat(source, ": ", e.rows, " rows ", verb, " by the role's statements");
     out.push_back(std::move(e));
   }
   return out;

@@ -50,6 +50,10 @@ void ChangeWatch::SyncTables(const Snapshot& snap) {
     st.level = static_cast<double>(t.live_rows);
     if (source_ == ChangeSource::kStream && factories_.rows) st.rows = factories_.rows->Create();
     if (factories_.delete_rate) st.delete_rate = factories_.delete_rate->Create();
+    if (factories_.update_rate) {
+      st.update_rate = std::make_unique<UpdateSpikeTracker>(
+          factories_.update_rate->Create(), factories_.update_gate, options_.rate_window);
+    }
   }
   for (auto it = tables_.begin(); it != tables_.end();) {
     if (present.contains(it->first)) {
@@ -69,6 +73,8 @@ void ChangeWatch::Rebaseline() {
     st.window.clear();
     st.window_sum = 0;
     if (st.rows) st.rows->Reset();
+    st.pending_updated = 0;
+    st.pending_update_roles.clear();
   }
 }
 
@@ -105,6 +111,7 @@ void ChangeWatch::Record(State& st, const TableChange& change, const CommittedTx
   st.pending_deleted += change.deleted;
   st.pending_inserted += change.inserted;
   st.pending_truncate = st.pending_truncate || change.truncated;
+  RecordUpdates(st, change, txn);
   if (change.deleted == 0 && !change.truncated) return;
   Commit c;
   c.deleted = change.deleted;
@@ -150,7 +157,10 @@ void ChangeWatch::Evaluate(absl::Time now, WatchResult* out) {
                         : std::max(1e-3, absl::ToDoubleSeconds(now - last_eval_));
   last_eval_ = now;
   ++evaluations_;
-  for (auto& [oid, st] : tables_) EvaluateTable(oid, st, now, dt, out);
+  for (auto& [oid, st] : tables_) {
+    EvaluateTable(oid, st, now, dt, out);
+    EvaluateUpdates(oid, st, now, dt, out);
+  }
 }
 
 nlohmann::json ChangeWatch::EvidenceJson(const State& st) const {
@@ -312,6 +322,64 @@ void ChangeWatch::EvaluateTable(int64_t oid, State& st, absl::Time now, double d
   }
   st.recent.erase(st.recent.begin(), st.recent.begin() + static_cast<std::ptrdiff_t>(old));
   if (st.evidence.active && now - st.last_event_time > kQuiet) st.evidence = Evidence{};
+}
+
+void ChangeWatch::RecordUpdates(State& st, const TableChange& change,
+                                const CommittedTxn* txn) const {
+  if (change.updated <= 0 || !st.update_rate) return;
+  st.pending_updated += change.updated;
+  std::string role = change.role;
+  if (txn != nullptr) {
+    auto seen = xids_.find(txn->xid);
+    if (seen != xids_.end()) {
+      if (role.empty()) role = seen->second.role;
+      if (st.update_sessions.size() >= kMaxXidsPerTable) st.update_sessions.clear();
+      st.update_sessions[seen->second.role] = seen->second;
+    }
+  }
+  st.pending_update_roles[role.empty() ? std::string("(unknown)") : role] += change.updated;
+}
+
+void ChangeWatch::EvaluateUpdates(int64_t oid, State& st, absl::Time now, double dt,
+                                  WatchResult* out) {
+  if (!st.update_rate) return;
+  const int64_t updated = st.pending_updated;
+  std::map<std::string, int64_t> roles;
+  roles.swap(st.pending_update_roles);
+  st.pending_updated = 0;
+  const UpdateVerdict v = st.update_rate->Observe(now, updated, dt, st.stats_rows, roles);
+  if (!v.fire) return;
+  auto last = st.last_event.find(SignalKind::kUpdateSpike);
+  if (last != st.last_event.end() && now - last->second < options_.min_event_spacing) return;
+  st.last_event[SignalKind::kUpdateSpike] = now;
+  SignalEvent ev = UpdateSpikeEvent(st.schema, st.table, oid, v, ChangeSourceName(source_), now);
+  // The burst's rows per role (and, from the stream, who committed them),
+  // as commit-time evidence for attribution.
+  nlohmann::json by_role = nlohmann::json::object();
+  nlohmann::json by = nlohmann::json::array();
+  for (const auto& [role, rows] : st.update_rate->rows_by_role()) {
+    by_role[role] = rows;
+    auto s = st.update_sessions.find(role);
+    if (s == st.update_sessions.end()) continue;
+    by.push_back({{"xid", s->second.xid},
+                  {"role", role},
+                  {"pid", s->second.pid},
+                  {"application", s->second.application},
+                  {"client", s->second.client}});
+  }
+  ev.figures["evidence"] = {{"source", ChangeSourceName(source_)},
+                            {"verb", "updated"},
+                            {"rows_updated", v.burst_rows},
+                            {"rows_by_role", by_role},
+                            {"committed_by", by}};
+  if (silencer_) {
+    std::string reason = silencer_(ev.schema, ev.table, ev.time);
+    if (!reason.empty()) {
+      out->suppressed.emplace_back(std::move(ev), std::move(reason));
+      return;
+    }
+  }
+  out->events.push_back(std::move(ev));
 }
 
 }  // namespace pgwarden

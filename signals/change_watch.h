@@ -128,6 +128,12 @@ class ChangeWatch {
     Evidence evidence;
     absl::Time last_event_time = absl::InfinitePast();
     std::map<SignalKind, absl::Time> last_event;
+    // Updates since the last evaluation (rows, and rows per role), the
+    // update-rate tracker, and the latest session seen per updating role.
+    int64_t pending_updated = 0;
+    std::map<std::string, int64_t> pending_update_roles;
+    std::unique_ptr<UpdateSpikeTracker> update_rate;
+    std::map<std::string, XidSession> update_sessions;
   };
   State* Find(const std::string& schema, const std::string& table);
   void Record(State& st, const TableChange& change, const CommittedTxn* txn);
@@ -138,6 +144,11 @@ class ChangeWatch {
   // the delete rate per second over it.
   double SlideWindow(State& st, int64_t deleted, absl::Time now, double dt) const;
   void EvaluateTable(int64_t oid, State& st, absl::Time now, double dt, WatchResult* out);
+  // RecordUpdates adds a change's updated rows (and their role) to `st`.
+  void RecordUpdates(State& st, const TableChange& change, const CommittedTxn* txn) const;
+  // EvaluateUpdates feeds a table's updates to its update-rate tracker and
+  // emits an update_spike (with the roles as evidence) on a mass overwrite.
+  void EvaluateUpdates(int64_t oid, State& st, absl::Time now, double dt, WatchResult* out);
   void Emit(State& st, SignalEvent ev, WatchResult* out);
   SignalEvent Event(SignalKind kind, int64_t oid, const State& st, absl::Time now) const;
   nlohmann::json EvidenceJson(const State& st) const;

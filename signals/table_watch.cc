@@ -155,6 +155,10 @@ void TargetWatch::ProcessTable(const TableStat& stat, absl::Time now, WatchResul
     st.level = static_cast<double>(stat.live_rows);
     if (factories_.rows) st.rows = factories_.rows->Create();
     if (factories_.delete_rate) st.delete_rate = factories_.delete_rate->Create();
+    if (factories_.update_rate) {
+      st.update_rate = std::make_unique<UpdateSpikeTracker>(factories_.update_rate->Create(),
+                                                            factories_.update_gate);
+    }
     if (st.rows) st.rows_score = st.rows->Update(now, st.level).score;
     return;
   }
@@ -180,6 +184,7 @@ void TargetWatch::ProcessTable(const TableStat& stat, absl::Time now, WatchResul
     return;
   }
   UpdateTableDetectors(st, prev, stat, now, dt, out);
+  DetectOverwrite(st, prev, stat, now, dt, out);
 }
 
 void TargetWatch::UpdateTableDetectors(TableState& st, const TableStat& prev, const TableStat& stat,
@@ -214,6 +219,26 @@ void TargetWatch::UpdateTableDetectors(TableState& st, const TableStat& prev, co
       }
     }
   }
+}
+
+void TargetWatch::DetectOverwrite(TableState& st, const TableStat& prev, const TableStat& stat,
+                                  absl::Time now, double dt, WatchResult* out) {
+  if (!st.update_rate) return;
+  const int64_t updates = stat.updated - prev.updated;
+  const UpdateVerdict v =
+      st.update_rate->Observe(now, updates, dt, std::max(stat.live_rows, prev.live_rows));
+  if (!v.fire) return;
+  SignalEvent ev = UpdateSpikeEvent(stat.schema, stat.name, stat.oid, v, "", now);
+  // n_tup_upd also counts updates that rolled back; n_mod_since_analyze
+  // only committed changes (unknown across an ANALYZE, which resets it).
+  const int64_t changes = updates + (stat.inserted - prev.inserted) + (stat.deleted - prev.deleted);
+  const int64_t committed = stat.modified - prev.modified;
+  if (stat.maintenance_count == prev.maintenance_count && committed >= 0 &&
+      committed * 2 < changes) {
+    out->suppressed.emplace_back(std::move(ev), "unconfirmed");
+    return;
+  }
+  Emit(std::move(ev), out);
 }
 
 void TargetWatch::ProcessDatabase(const Snapshot& snap, WatchResult* out) {

@@ -13,6 +13,7 @@
 #include "detectors/detector.h"
 #include "nlohmann/json.hpp"
 #include "signals/signal_event.h"
+#include "signals/update_spike.h"
 #include "sources/pg_sampler.h"
 #include "sources/server_log.h"
 
@@ -24,6 +25,10 @@ struct DetectorFactories {
   std::shared_ptr<const DetectorFactory> delete_rate;
   std::shared_ptr<const DetectorFactory> rollback_ratio;
   std::shared_ptr<const DetectorFactory> failed_logins;
+  // update_rate: rows updated per second per table (null: no update_spike);
+  // update_gate: the share and ratio a burst needs to page.
+  std::shared_ptr<const DetectorFactory> update_rate;
+  UpdateGate update_gate;
 };
 
 // WatchResult is what one snapshot produced.
@@ -51,6 +56,8 @@ struct TableState {
   std::unique_ptr<Detector> delete_rate;
   double rows_score = 0;
   double delete_rate_score = 0;
+  // update_rate follows n_tup_upd (mass overwrites); null when not watched.
+  std::unique_ptr<UpdateSpikeTracker> update_rate;
 };
 
 // TargetWatch turns a target's consecutive snapshots into signals: counter
@@ -85,6 +92,10 @@ class TargetWatch {
   // to its level and delete-rate detectors and emits their alerts.
   void UpdateTableDetectors(TableState& st, const TableStat& prev, const TableStat& stat,
                             absl::Time now, double dt, WatchResult* out);
+  // DetectOverwrite feeds a table's updates since `prev` to its update-rate
+  // tracker and emits an update_spike when a burst rewrites the table.
+  void DetectOverwrite(TableState& st, const TableStat& prev, const TableStat& stat, absl::Time now,
+                       double dt, WatchResult* out);
   void ProcessDatabase(const Snapshot& snap, WatchResult* out);
   void Emit(SignalEvent ev, WatchResult* out);
 

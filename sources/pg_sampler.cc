@@ -14,7 +14,8 @@ namespace {
 constexpr char kTablesSql[] =
     "SELECT s.relid::int8, c.relfilenode::int8, s.schemaname, s.relname, "
     "s.n_live_tup, s.n_dead_tup, s.n_tup_ins, s.n_tup_upd, s.n_tup_del, "
-    "s.vacuum_count + s.autovacuum_count + s.analyze_count + s.autoanalyze_count "
+    "s.vacuum_count + s.autovacuum_count + s.analyze_count + s.autoanalyze_count, "
+    "s.n_mod_since_analyze "
     "FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid";
 
 constexpr char kDatabaseSql[] =
@@ -95,6 +96,7 @@ absl::StatusOr<Snapshot> PgSampler::Sample(absl::Time now) {
     t.updated = row.Int(7);
     t.deleted = row.Int(8);
     t.maintenance_count = row.Int(9);
+    t.modified = row.Int(10);
     snap.tables.push_back(std::move(t));
   }
   if (!db->empty()) {

@@ -27,6 +27,9 @@ struct TableStat {
   int64_t deleted = 0;
   // vacuum + analyze counts: a change means n_live_tup was re-estimated.
   int64_t maintenance_count = 0;
+  // modified is n_mod_since_analyze: rows changed by committed transactions
+  // since the last ANALYZE (which resets it); aborted changes are not in it.
+  int64_t modified = 0;
 };
 
 // DatabaseStat is pg_stat_database for the connected database.

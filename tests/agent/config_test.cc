@@ -168,5 +168,35 @@ targets:
   CHECK(absl::StrContains(e, "fast_interval: must not be longer than interval"));
 }
 
+TEST_CASE("Config: detectors.update_rate takes the burst gate beside the detector's parameters",
+          "[config]") {
+  const std::string head =
+      "targets:\n  - {name: a, dsn: \"dbname=a\"}\ndetectors:\n  update_rate:\n";
+  absl::StatusOr<AgentConfig> d =
+      ParseConfig("targets:\n  - {name: a, dsn: \"dbname=a\"}\n", "x.yaml");
+  REQUIRE(d.ok());
+  CHECK(d->detectors.update_rate.detector == "rate_spike");
+  CHECK(d->detectors.update_rate.params.at("hard_rate") == "0");
+  CHECK(d->detectors.update_gate.min_share == Approx(0.02));
+  // Gate keys alone keep the detector's defaults.
+  absl::StatusOr<AgentConfig> gate =
+      ParseConfig(head + "    min_share: 0.05\n    min_rows: 5000\n    min_ratio: 4\n", "x.yaml");
+  REQUIRE(gate.ok());
+  CHECK(gate->detectors.update_gate.min_share == Approx(0.05));
+  CHECK(gate->detectors.update_gate.min_rows == 5000);
+  CHECK(gate->detectors.update_gate.min_ratio == Approx(4));
+  CHECK(gate->detectors.update_rate.params.at("min_rate") == "500");
+  absl::StatusOr<AgentConfig> both = ParseConfig(head + "    min_share: 0.1\n    z: 8\n", "x.yaml");
+  REQUIRE(both.ok());
+  CHECK(both->detectors.update_rate.params.at("z") == "8");
+  CHECK(both->detectors.update_rate.params.at("hard_rate") == "0");
+  CHECK(both->detectors.update_rate.params.count("min_share") == 0);
+  CHECK(both->detectors.update_gate.min_share == Approx(0.1));
+  std::string e = ErrorOf(head + "    min_share: 2\n");
+  CHECK(absl::StrContains(e, "detectors.update_rate.min_share"));
+  e = ErrorOf(head + "    min_sharez: 0.1\n");
+  CHECK(absl::StrContains(e, "min_sharez"));
+}
+
 }  // namespace
 }  // namespace pgwarden

@@ -127,5 +127,66 @@ TEST_CASE("attribution without pg_stat_statements falls back to pg_stat_activity
   w.abort();
 }
 
+// For an update_spike the rows a role's UPDATEs changed are its rows; for
+// rows removed, the same UPDATEs stay evidence (rows_updated) only.
+TEST_CASE("attribution of updates counts UPDATE rows; for removals they stay evidence",
+          "[integration][attribution]") {
+  auto shop = Shop::Start(20000);
+  shop->AddRole("rewriter", "SELECT, UPDATE");
+  shop->AddRole("tidy", "SELECT, DELETE");
+  auto agent = shop->AgentConnection();
+  FakeClock clock;
+  Attributor attributor(&clock);
+  REQUIRE(attributor.Observe(*agent).ok());
+  auto rewriter = shop->Connect("rewriter", "overwrite-emails");
+  auto tidy = shop->Connect("tidy", "tidy-app");
+  for (int i = 0; i < 5; ++i) {
+    pqxx::work w(*rewriter);
+    w.exec_params("UPDATE customers SET name = 'overwritten' WHERE id > $1 AND id <= $2", i * 1000,
+                  (i + 1) * 1000);
+    w.commit();
+  }
+  {
+    pqxx::work w(*tidy);
+    w.exec("DELETE FROM customers WHERE id IN (19999, 20000)");
+    w.commit();
+  }
+  clock.Advance(absl::Seconds(10));
+
+  AttributionRequest req;
+  req.schema = "public";
+  req.table = "customers";
+  req.updates = true;
+  req.rows_dropped = 5000;
+  absl::StatusOr<Attribution> a = attributor.Attribute(*agent, req);
+  REQUIRE(a.ok());
+  REQUIRE(a->Top() != nullptr);
+  CHECK(a->Top()->role == "rewriter");
+  CHECK(a->Top()->rows_attributed == 5000);
+  CHECK(a->Top()->rows_updated == 5000);
+  CHECK(a->Top()->confidence == Approx(1.0));
+  CHECK(a->Top()->application == "overwrite-emails");
+  for (const Culprit& c : a->culprits) {
+    if (c.role == "tidy") CHECK(c.rows_attributed == 0);
+  }
+
+  req.updates = false;
+  req.rows_dropped = 2;
+  a = attributor.Attribute(*agent, req);
+  REQUIRE(a.ok());
+  REQUIRE(a->Top() != nullptr);
+  CHECK(a->Top()->role == "tidy");
+  CHECK(a->Top()->rows_attributed == 2);
+  bool seen = false;
+  for (const Culprit& c : a->culprits) {
+    if (c.role != "rewriter") continue;
+    seen = true;
+    CHECK(c.rows_attributed == 0);
+    CHECK(c.rows_updated == 5000);
+    CHECK(c.confidence == 0);
+  }
+  CHECK(seen);
+}
+
 }  // namespace
 }  // namespace pgwarden
