@@ -56,7 +56,8 @@ absl::StatusOr<std::vector<ObjectError>> FindUnreadable(pg::Session& conn,
     schemas.push_back(t.schema);
     tables.push_back(t.table);
   }
-  absl::StatusOr<pg::Result> r = conn.Query(kPrivilegesSql, {TextArray(schemas), TextArray(tables)});
+  absl::StatusOr<pg::Result> r =
+      conn.Query(kPrivilegesSql, {TextArray(schemas), TextArray(tables)});
   if (!r.ok()) return r.status();
   for (const pg::Row& row : *r) {
     const std::string schema = row.Text(0);
@@ -64,19 +65,23 @@ absl::StatusOr<std::vector<ObjectError>> FindUnreadable(pg::Session& conn,
     const std::string me = conn.QuoteName(row.Text(4));
     if (!row.Bool(2)) {
       if (out.empty() || out.back().kind != "schema" || out.back().name != schema) {
-        out.push_back({"schema", schema, "USAGE",
-                       absl::StrCat("permission denied for schema ", schema),
-                       absl::StrCat("GRANT USAGE ON SCHEMA ", conn.QuoteName(schema), " TO ", me,
-                                    ";"),
-                       {}});
+        out.push_back(
+            {"schema",
+             schema,
+             "USAGE",
+             absl::StrCat("permission denied for schema ", schema),
+             absl::StrCat("GRANT USAGE ON SCHEMA ", conn.QuoteName(schema), " TO ", me, ";"),
+             {}});
       }
       out.back().tables.push_back({schema, table});
     } else if (!row.Bool(3)) {
-      out.push_back({"table", absl::StrCat(schema, ".", table), "SELECT",
-                     absl::StrCat("permission denied for table ", table),
-                     absl::StrCat("GRANT SELECT ON ", conn.QualifiedName(schema, table), " TO ",
-                                  me, ";"),
-                     {{schema, table}}});
+      out.push_back(
+          {"table",
+           absl::StrCat(schema, ".", table),
+           "SELECT",
+           absl::StrCat("permission denied for table ", table),
+           absl::StrCat("GRANT SELECT ON ", conn.QualifiedName(schema, table), " TO ", me, ";"),
+           {{schema, table}}});
     }
   }
   return out;
@@ -118,8 +123,9 @@ std::vector<ObjectError> ObjectErrors::Update(const std::string& target,
     added.push_back(e);
     ++counts_[target];
     PGW_LOG(Warning) << "target " << target << ": cannot read " << e.kind << " " << e.name << " ("
-                     << e.error << "): skipping " << Members(e)
-                     << " in the session guard until it can be read; fix: " << e.grant_sql;
+                     << e.error << "): the session guard cannot measure uncommitted writes on "
+                     << Members(e)
+                     << " (statements and locks are still watched); fix: " << e.grant_sql;
     auto f = families_.find(target);
     if (f != families_.end()) {
       f->second->Add({{"target", target}, {"object_kind", e.kind}}).Increment();

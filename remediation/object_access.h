@@ -20,15 +20,17 @@ namespace pgwarden {
 // schema without USAGE (its tables are then skipped), or a table without
 // SELECT in a readable schema (its uncommitted writes are not measured).
 struct ObjectError {
-  std::string kind;       // "schema" or "table"
-  std::string name;       // "archive" or "archive.orders"
-  std::string privilege;  // "USAGE" or "SELECT"
-  std::string error;      // e.g. "permission denied for schema archive"
-  std::string grant_sql;  // the statement that fixes it
+  std::string kind;              // "schema" or "table"
+  std::string name;              // "archive" or "archive.orders"
+  std::string privilege;         // "USAGE" or "SELECT"
+  std::string error;             // e.g. "permission denied for schema archive"
+  std::string grant_sql;         // the statement that fixes it
   std::vector<TableRef> tables;  // the watched tables it hides
 
   nlohmann::json ToJson() const;
-  bool operator<(const ObjectError& o) const { return std::tie(kind, name) < std::tie(o.kind, o.name); }
+  bool operator<(const ObjectError& o) const {
+    return std::tie(kind, name) < std::tie(o.kind, o.name);
+  }
 };
 
 // FindUnreadable lists, from the catalogs alone (never a cast that needs the

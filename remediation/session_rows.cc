@@ -86,7 +86,7 @@ SessionRow ParseRow(const pg::Row& r) {
 }  // namespace
 
 absl::StatusOr<std::vector<SessionRow>> ReadSessions(pg::Session& conn,
-                                              const std::vector<TableRef>& watched) {
+                                                     const std::vector<TableRef>& watched) {
   std::vector<std::string> schemas;
   std::vector<std::string> tables;
   schemas.reserve(watched.size());
@@ -104,6 +104,5 @@ absl::StatusOr<std::vector<SessionRow>> ReadSessions(pg::Session& conn,
   for (const pg::Row& row : *r) rows.push_back(ParseRow(row));
   return rows;
 }
-
 
 }  // namespace pgwarden

@@ -21,7 +21,7 @@ struct SessionRow {
   double state_age = -1;
   std::vector<int> blockers;
   std::vector<std::pair<std::string, std::string>> locks;  // "schema.table", mode
-  std::vector<std::string> waiting_exclusive;               // "schema.table"
+  std::vector<std::string> waiting_exclusive;              // "schema.table"
 };
 
 // ReadSessions reads every client backend of the database (one query), with

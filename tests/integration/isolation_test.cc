@@ -28,8 +28,8 @@ constexpr char kEnforce[] = "  actions: [terminate]\n";
 
 // ArchiveYaml watches public.* and archive.*.
 std::string ArchiveYaml(const Scenario& sc, const std::string& mode) {
-  return absl::StrReplaceAll(sc.Yaml(mode, kEnforce),
-                             {{"include: [\"public.*\"]", "include: [\"public.*\", \"archive.*\"]"}});
+  return absl::StrReplaceAll(sc.Yaml(mode, kEnforce), {{"include: [\"public.*\"]",
+                                                        "include: [\"public.*\", \"archive.*\"]"}});
 }
 
 // CreateArchive creates schema archive (owned by the superuser) with one
@@ -82,8 +82,9 @@ std::string TempFile(const std::string& name, const std::string& content) {
   return path;
 }
 
-TEST_CASE("Isolation: every failed statement of the agent's sessions is counted as its own rollback",
-          "[integration][isolation]") {
+TEST_CASE(
+    "Isolation: every failed statement of the agent's sessions is counted as its own rollback",
+    "[integration][isolation]") {
   Scenario sc(100);
   CreateArchive(sc);
   const std::string dsn = sc.pg->Dsn("shop", "pgwarden");
@@ -135,8 +136,9 @@ TEST_CASE(
   CHECK(static_cast<double>(server_delta) == own_delta);
 
   const absl::Time t0 = absl::Now();
-  auto job = StartCleanupJob(*sc.pg, "\\set ON_ERROR_STOP 1\nBEGIN;\nDELETE FROM customers;\n"
-                                     "SELECT pg_sleep(60);\nCOMMIT;\n");
+  auto job = StartCleanupJob(*sc.pg,
+                             "\\set ON_ERROR_STOP 1\nBEGIN;\nDELETE FROM customers;\n"
+                             "SELECT pg_sleep(60);\nCOMMIT;\n");
   REQUIRE(job.ok());
   auto page = sc.pager.WaitFor(
       [](const nlohmann::json& ev) {
@@ -172,8 +174,9 @@ TEST_CASE(
     "cancelled",
     "[integration][isolation]") {
   Scenario sc(2000);
-  REQUIRE(sc.pg->Psql("CREATE ROLE migrator LOGIN PASSWORD 'migrator-pw'; "
-                      "GRANT shop_owner TO migrator")
+  REQUIRE(sc.pg
+              ->Psql("CREATE ROLE migrator LOGIN PASSWORD 'migrator-pw'; "
+                     "GRANT shop_owner TO migrator")
               .ok());
   sc.StartAgent(sc.Yaml("enforce", kEnforce));
   // A long reader holds AccessShareLock on customers: the ALTER queues.
@@ -181,8 +184,9 @@ TEST_CASE(
   pqxx::work open_tx(reader);
   open_tx.exec("SELECT count(*) FROM customers");
   const absl::Time t0 = absl::Now();
-  auto alter = StartPsqlJob(*sc.pg, "\\set ON_ERROR_STOP 1\nALTER TABLE customers DROP COLUMN email;\n",
-                            "migrator", "migrator-pw", "migration");
+  auto alter =
+      StartPsqlJob(*sc.pg, "\\set ON_ERROR_STOP 1\nALTER TABLE customers DROP COLUMN email;\n",
+                   "migrator", "migrator-pw", "migration");
   REQUIRE(alter.ok());
   auto page = sc.pager.WaitFor(IsTriggerFor("DROP COLUMN email"), absl::Seconds(15));
   const double to_page = absl::ToDoubleSeconds(absl::Now() - t0);
