@@ -68,9 +68,10 @@ TEST_CASE("session guard: an unreadable watched schema is listed once, the rest 
   tx.abort();
 }
 
-TEST_CASE("session guard: ALTER TABLE DROP COLUMN waiting for its lock is destructive_ddl, "
-          "cancelled in enforce mode",
-          "[integration][session_guard]") {
+TEST_CASE(
+    "session guard: ALTER TABLE DROP COLUMN waiting for its lock is destructive_ddl, "
+    "cancelled in enforce mode",
+    "[integration][session_guard]") {
   auto shop = Shop::Start(1000);
   shop->AddRole("reader", "SELECT");
   shop->Exec("CREATE ROLE migrator LOGIN PASSWORD 'pw'; GRANT app_owner TO migrator");
@@ -83,8 +84,8 @@ TEST_CASE("session guard: ALTER TABLE DROP COLUMN waiting for its lock is destru
   auto reader = shop->Connect("reader", "report");
   pqxx::work hold(*reader);
   hold.exec("SELECT count(*) FROM customers");
-  const pid_t alter = shop->SpawnPsql(
-      "migrator", "migration", "ALTER TABLE customers DROP COLUMN name");
+  const pid_t alter =
+      shop->SpawnPsql("migrator", "migration", "ALTER TABLE customers DROP COLUMN name");
   std::vector<SessionFinding> found;
   WaitFor(
       [&] {
