@@ -5,6 +5,7 @@
 // waiting for its lock is paged as destructive_ddl and cancelled. Real
 // PostgreSQL 15, the real pgwarden binary, a real PagerDuty-shaped receiver.
 
+#include <httplib.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -167,6 +168,18 @@ TEST_CASE(
                     {"target=\"shop\"", "object_kind=\"schema\""}) == 1.0);
   CHECK(MetricValue(sc.agent->Metrics(), "pgwarden_object_errors_total",
                     {"target=\"shop\"", "object_kind=\"table\""}) == 0.0);
+  // /status lists the unreadable schema with its error and GRANT.
+  httplib::Client cli("127.0.0.1", sc.agent->port());
+  auto res = cli.Get("/status");
+  REQUIRE(res);
+  const nlohmann::json status = nlohmann::json::parse(res->body, nullptr, false);
+  INFO(res->body);
+  REQUIRE(status.contains("targets"));
+  const nlohmann::json objects = status["targets"][0].value("unreadable_objects", nlohmann::json());
+  REQUIRE(objects.size() == 1);
+  CHECK(objects[0]["name"] == "archive");
+  CHECK(objects[0]["error"] == "permission denied for schema archive");
+  CHECK(objects[0]["grant"] == "GRANT USAGE ON SCHEMA \"archive\" TO \"pgwarden\";");
 }
 
 TEST_CASE(

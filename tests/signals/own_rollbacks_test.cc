@@ -28,8 +28,7 @@ int RollbackPages(TargetWatch& watch, Snapshot& snap, int ticks, int64_t rollbac
   return pages;
 }
 
-TEST_CASE("TargetWatch: the agent's own rollbacks never move the rollback ratio",
-          "[table_watch]") {
+TEST_CASE("TargetWatch: the agent's own rollbacks never move the rollback ratio", "[table_watch]") {
   TargetWatch watch = MakeWatch();
   Snapshot snap;
   snap.database = "shop";
