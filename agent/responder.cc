@@ -22,6 +22,8 @@ SignalKind SignalKindOf(FindingKind kind) {
       return SignalKind::kLongStatement;
     case FindingKind::kBlocking:
       return SignalKind::kBlocking;
+    case FindingKind::kDestructiveDdl:
+      return SignalKind::kDestructiveDdl;
   }
   return SignalKind::kDestructiveInFlight;
 }
@@ -250,7 +252,7 @@ void Responder::Guard(pg::Session& sample_conn, const std::vector<TableRef>& wat
   for (const SessionFinding& f : *findings) {
     SignalEvent ev;
     ev.kind = SignalKindOf(f.kind);
-    if (f.kind == FindingKind::kDestructiveInFlight) {
+    if (f.kind == FindingKind::kDestructiveInFlight || f.kind == FindingKind::kDestructiveDdl) {
       ev.schema = f.table.schema;
       ev.table = f.table.table;
       ev.severity = f.certain ? Severity::kCritical : Severity::kWarning;

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/log.h"
 #include "pg/connect.h"
+#include "remediation/object_access.h"
 
 namespace pgwarden {
 
@@ -61,6 +62,7 @@ TargetLoop::TargetLoop(const AgentConfig& config, const TargetConfig& target,
       backoff_(config.interval),
       series_(std::make_unique<TargetLoopSeries>()) {
   up_.Set(0);
+  ObjectErrors::Get().Attach(target.name, &metrics->object_errors, &metrics->own_rollbacks);
   if (!target.server_log.empty()) server_log_ = std::make_unique<ServerLogTail>(target.server_log);
 }
 
@@ -227,6 +229,7 @@ void TargetLoop::RunOnce() {
   }
   Mirror(series.commits, &series.last_commit, snap->db.xact_commit);
   Mirror(series.rollbacks, &series.last_rollback, snap->db.xact_rollback);
+  ObjectErrors::Get().SetOwnRollbacks(target_.name, snap->db.own_rollbacks);
   series.rollback_score->Set(watch_.rollback_ratio_score());
   series.watched->Set(static_cast<double>(snap->tables.size()));
 
@@ -315,7 +318,8 @@ nlohmann::json TargetLoop::StatusJson() const {
                       {"dsn", pg::RedactDsn(target_.dsn)},
                       {"up", connected_},
                       {"tables_watched", tables_watched_},
-                      {"paths", fast_.StatusJson()}};
+                      {"paths", fast_.StatusJson()},
+                      {"unreadable_objects", ObjectErrors::Get().Json(target_.name)}};
   if (!last_error_.empty()) j["last_error"] = last_error_;
   if (last_success_ != absl::InfinitePast()) {
     j["last_sample"] = absl::FormatTime(absl::RFC3339_full, last_success_, absl::UTCTimeZone());

@@ -8,9 +8,34 @@
 #include "cmd/cli.h"
 #include "cmd/privileges.h"
 #include "core/clock.h"
+#include "remediation/object_access.h"
 #include "sources/pg_sampler.h"
 
 namespace pgwarden {
+namespace {
+
+// ReportUnreadable adds the watched objects the role may not read (a schema
+// without USAGE, a table without SELECT), with the GRANT that fixes each.
+void ReportUnreadable(pg::Session& conn, const std::vector<TableRef>& tables,
+                      std::vector<std::string>* missing) {
+  absl::StatusOr<std::vector<ObjectError>> unreadable = FindUnreadable(conn, tables);
+  if (!unreadable.ok()) {
+    missing->push_back(
+        absl::StrCat("could not check access to watched objects: ", unreadable.status().message()));
+    return;
+  }
+  for (const ObjectError& e : *unreadable) {
+    std::string hidden;
+    for (const TableRef& r : e.tables) {
+      absl::StrAppend(&hidden, hidden.empty() ? "" : ", ", r.schema, ".", r.table);
+    }
+    missing->push_back(absl::StrCat(e.privilege, " on ", e.kind, " ", e.name, " (", e.error,
+                                    "; the session guard cannot measure uncommitted writes on ",
+                                    hidden, "): ", e.grant_sql));
+  }
+}
+
+}  // namespace
 
 int CheckCommand(const ParsedArgs& args) {
   absl::StatusOr<AgentConfig> cfg = LoadConfigFlag(args);
@@ -50,6 +75,7 @@ int CheckCommand(const ParsedArgs& args) {
         missing.push_back(absl::StrCat(m.privilege, " (", m.needed_for, "): ", m.grant_sql));
       }
     }
+    ReportUnreadable(*sampler.session(), tables, &missing);
     if (missing.empty()) {
       std::cout << "target " << t.name << ": privileges ok\n";
     }

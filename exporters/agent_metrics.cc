@@ -113,6 +113,19 @@ AgentMetrics::AgentMetrics(prometheus::Registry& registry, const std::string& en
                                    "and recreated: changes in between were not seen.")
                              .Labels({{"environment", environment}})
                              .Register(registry)),
+      object_errors(BuildCounter()
+                        .Name("pgwarden_object_errors_total")
+                        .Help("Watched objects found unreadable by the agent's role "
+                              "(object_kind schema: no USAGE; table: no SELECT), each counted "
+                              "once when first seen; listed in /status and by pgwarden check.")
+                        .Labels({{"environment", environment}})
+                        .Register(registry)),
+      own_rollbacks(BuildCounter()
+                        .Name("pgwarden_own_rollbacks_total")
+                        .Help("Transactions the agent's own failed statements rolled back in "
+                              "the target database; subtracted from the rollback ratio.")
+                        .Labels({{"environment", environment}})
+                        .Register(registry)),
       fast_tick_duration(BuildHistogram()
                              .Name("pgwarden_fast_tick_duration_seconds")
                              .Help("Time of one fast tick (change stream, statement counters, "

@@ -41,6 +41,8 @@ class AgentMetrics {
   prometheus::Family<prometheus::Gauge>& change_stream_retained;   // {target}
   prometheus::Family<prometheus::Counter>& change_stream_changes;  // {target,op}
   prometheus::Family<prometheus::Counter>& change_stream_gaps;     // {target}
+  prometheus::Family<prometheus::Counter>& object_errors;          // {target,object_kind}
+  prometheus::Family<prometheus::Counter>& own_rollbacks;          // {target}
   prometheus::Family<prometheus::Histogram>& fast_tick_duration;   // {target}
   prometheus::Family<prometheus::Gauge>& build_info;               // {version}
 

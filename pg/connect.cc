@@ -1,6 +1,7 @@
 #include "pg/connect.h"
 
 #include <algorithm>
+#include <map>
 #include <pqxx/pqxx>
 #include <regex>
 
@@ -9,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 
 namespace pgwarden {
 namespace pg {
@@ -64,6 +66,16 @@ absl::Status FromException(const std::exception& e) {
   return absl::InternalError(what);
 }
 
+// Rollbacks holds OwnRollbacks per DSN.
+struct Rollbacks {
+  absl::Mutex mu;
+  std::map<std::string, int64_t> by_dsn ABSL_GUARDED_BY(mu);
+};
+Rollbacks& OwnRollbackAccount() {
+  static Rollbacks* r = new Rollbacks();
+  return *r;
+}
+
 Result Convert(const pqxx::result& r) {
   Result out;
   out.rows.reserve(r.size());
@@ -90,7 +102,8 @@ pqxx::result Run(pqxx::transaction_base& tx, absl::string_view sql, const Params
 // PqxxSession is the libpqxx implementation of Session.
 class PqxxSession : public Session {
  public:
-  explicit PqxxSession(std::unique_ptr<pqxx::connection> conn) : conn_(std::move(conn)) {}
+  PqxxSession(std::unique_ptr<pqxx::connection> conn, std::string dsn)
+      : conn_(std::move(conn)), dsn_(std::move(dsn)) {}
   ~PqxxSession() override {
     try {
       conn_->disconnect();
@@ -103,7 +116,7 @@ class PqxxSession : public Session {
       pqxx::nontransaction tx(*conn_);
       return Convert(Run(tx, sql, params));
     } catch (const std::exception& e) {
-      return FromException(e);
+      return Failed(e);
     }
   }
 
@@ -118,7 +131,7 @@ class PqxxSession : public Session {
       tx.commit();
       return out;
     } catch (const std::exception& e) {
-      return FromException(e);
+      return Failed(e);
     }
   }
 
@@ -149,10 +162,35 @@ class PqxxSession : public Session {
     }
   }
   bool IsOpen() const override { return conn_->is_open(); }
+  int64_t FailedStatements() const override { return failed_; }
 
  private:
+  // Failed turns the exception into a Status; a statement the server
+  // rejected rolled its transaction back: pg_stat_force_next_flush
+  // (PostgreSQL 15) puts that in pg_stat_database right away, and then it is
+  // counted in OwnRollbacks. The database's counters are only flushed with
+  // some relation's, hence the read of a small catalog.
+  absl::Status Failed(const std::exception& e) {
+    absl::Status s = FromException(e);
+    if (dynamic_cast<const pqxx::sql_error*>(&e) == nullptr) return s;
+    ++failed_;
+    try {
+      if (conn_->is_open() && conn_->server_version() >= 150000) {
+        pqxx::nontransaction tx(*conn_);
+        tx.exec("SELECT pg_stat_force_next_flush() FROM pg_catalog.pg_am LIMIT 1");
+      }
+    } catch (const std::exception&) {  // best effort: the count may lag a few seconds
+    }
+    Rollbacks& r = OwnRollbackAccount();
+    absl::MutexLock lock(&r.mu);
+    ++r.by_dsn[dsn_];
+    return s;
+  }
+
   // quote_name and quote are not const in libpqxx 6.
   mutable std::unique_ptr<pqxx::connection> conn_;
+  std::string dsn_;
+  int64_t failed_ = 0;
 };
 
 }  // namespace
@@ -189,7 +227,7 @@ absl::StatusOr<std::unique_ptr<Session>> Connect(const std::string& dsn,
     return absl::UnavailableError(absl::StrCat("cannot connect to ", RedactDsn(dsn), ": ",
                                                absl::StripTrailingAsciiWhitespace(e.what())));
   }
-  auto session = std::make_unique<PqxxSession>(std::move(conn));
+  auto session = std::make_unique<PqxxSession>(std::move(conn), dsn);
   std::vector<std::string> settings;
   if (options.statement_timeout > absl::ZeroDuration()) {
     settings.push_back(absl::StrCat("SET statement_timeout = ",
@@ -207,6 +245,13 @@ absl::StatusOr<std::unique_ptr<Session>> Connect(const std::string& dsn,
     }
   }
   return std::unique_ptr<Session>(std::move(session));
+}
+
+int64_t OwnRollbacks(const std::string& dsn) {
+  Rollbacks& r = OwnRollbackAccount();
+  absl::MutexLock lock(&r.mu);
+  auto it = r.by_dsn.find(dsn);
+  return it == r.by_dsn.end() ? 0 : it->second;
 }
 
 std::string RedactDsn(const std::string& dsn) {

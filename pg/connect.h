@@ -37,6 +37,14 @@ std::string ConnectionString(const std::string& dsn, const ConnectOptions& optio
 absl::StatusOr<std::unique_ptr<Session>> Connect(const std::string& dsn,
                                                  const ConnectOptions& options);
 
+// OwnRollbacks is how many transactions pgwarden's own sessions opened with
+// `dsn` have rolled back on the server since the process started (every
+// failed statement: Query outside a transaction, or Execute's own
+// transaction). Each failure is flushed to the server's statistics before it
+// is counted, so that a later read of pg_stat_database that shows it sees it
+// counted here too. Thread-safe.
+int64_t OwnRollbacks(const std::string& dsn);
+
 // RedactDsn returns `dsn` with any password (keyword form password=...,
 // or URI form user:password@) replaced by "***".
 std::string RedactDsn(const std::string& dsn);

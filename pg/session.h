@@ -1,6 +1,7 @@
 #ifndef PGWARDEN_PG_SESSION_H_
 #define PGWARDEN_PG_SESSION_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,10 @@ class Session {
   virtual int BackendPid() const = 0;
   // IsOpen is false once the connection is lost or closed.
   virtual bool IsOpen() const = 0;
+
+  // FailedStatements counts this session's statements the server rejected
+  // (each one transaction rolled back in pg_stat_database.xact_rollback).
+  virtual int64_t FailedStatements() const { return 0; }
 
   // QualifiedName quotes schema and table as one "schema"."table".
   std::string QualifiedName(absl::string_view schema, absl::string_view table) const;

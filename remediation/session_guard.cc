@@ -12,115 +12,23 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/types/optional.h"
+#include "remediation/session_rows.h"
 
 namespace pgwarden {
 namespace {
 
 // $1: watched relations as a regclass[] (quoted by the library). Column 13
 // lists "schema.table=Mode" for each granted relation lock on them.
-constexpr char kSessionsSqlHead[] =
-    "SELECT a.pid, coalesce(a.usename::text, ''), coalesce(a.application_name, ''), "
-    "  coalesce(host(a.client_addr), 'local'), coalesce(a.state, ''), "
-    "  left(coalesce(a.query, ''), 2000), a.backend_start::text, coalesce(a.xact_start::text, ''), "
-    "  coalesce(to_char(a.xact_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
-    "''), "
-    "  coalesce(extract(epoch FROM clock_timestamp() - a.xact_start)::float8, -1), "
-    "  coalesce(extract(epoch FROM clock_timestamp() - a.query_start)::float8, -1), "
-    "  coalesce(extract(epoch FROM clock_timestamp() - a.state_change)::float8, -1), "
-    "  CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid)::text ELSE '' END, "
-    "  coalesce((SELECT string_agg(n.nspname || '.' || c.relname || '=' || l.mode, ',') "
-    "            FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-    "            JOIN pg_namespace n ON n.oid = c.relnamespace "
-    "            WHERE l.pid = a.pid AND l.locktype = 'relation' AND l.granted "
-    "              AND l.relation = ANY(";
-constexpr char kSessionsSqlTail[] =
-    ")), ''), coalesce(a.backend_xid::text, '') "
-    "FROM pg_stat_activity a "
-    "WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid() "
-    "  AND a.datname = current_database() "
-    "ORDER BY a.pid";
-
-struct Row {
-  SessionInfo info;
-  std::string backend_start;
-  std::string xact_raw;
-  std::string backend_xid;  // "" when the transaction has not written yet
-  double state_age = -1;
-  std::vector<int> blockers;
-  std::vector<std::pair<std::string, std::string>> locks;  // "schema.table", mode
-};
-
-std::vector<int> ParseIntArray(const std::string& text) {
-  std::vector<int> out;
-  absl::string_view s = text;
-  if (!absl::ConsumePrefix(&s, "{") || !absl::ConsumeSuffix(&s, "}")) return out;
-  for (absl::string_view part : absl::StrSplit(s, ',', absl::SkipEmpty())) {
-    int v = 0;
-    if (absl::SimpleAtoi(part, &v)) out.push_back(v);
-  }
-  return out;
-}
-
 bool Contains(const std::vector<std::string>& list, const std::string& v) {
   return std::find(list.begin(), list.end(), v) != list.end();
-}
-
-Row ParseRow(const pg::Row& r) {
-  Row row;
-  row.info.pid = static_cast<int>(r.Int(0));
-  row.info.role = r.Text(1);
-  row.info.application = r.Text(2);
-  row.info.client = r.Text(3);
-  row.info.state = r.Text(4);
-  row.info.query = r.Text(5);
-  row.backend_start = r.Text(6);
-  row.xact_raw = r.Text(7);
-  row.info.xact_start = r.Text(8);
-  row.info.xact_age_seconds = r.Double(9);
-  row.info.query_age_seconds = r.Double(10);
-  row.state_age = r.Double(11);
-  row.blockers = ParseIntArray(r.Text(12));
-  row.backend_xid = r.Text(14);
-  for (absl::string_view item : absl::StrSplit(r.Text(13), ',', absl::SkipEmpty())) {
-    const size_t eq = item.rfind('=');
-    if (eq == absl::string_view::npos) continue;
-    row.locks.emplace_back(std::string(item.substr(0, eq)), std::string(item.substr(eq + 1)));
-  }
-  for (const auto& [rel, mode] : row.locks) {
-    if (!row.info.lock_modes.empty()) row.info.lock_modes += ",";
-    absl::StrAppend(&row.info.lock_modes, rel, "=", mode);
-  }
-  return row;
-}
-
-// ReadSessions reads every client backend of the database (one query), with
-// its granted locks on the watched tables.
-absl::StatusOr<std::vector<Row>> ReadSessions(pg::Session& conn,
-                                              const std::vector<TableRef>& watched) {
-  // Watched tables that exist, as a regclass array built from quoted names.
-  std::vector<std::string> regs;
-  regs.reserve(watched.size());
-  for (const TableRef& t : watched) {
-    regs.push_back(
-        absl::StrCat("to_regclass(", conn.Quote(conn.QualifiedName(t.schema, t.table)), ")"));
-  }
-  const std::string sql = absl::StrCat(kSessionsSqlHead, "ARRAY[", absl::StrJoin(regs, ", "),
-                                       "]::oid[]", kSessionsSqlTail);
-  absl::StatusOr<pg::Result> r = conn.Query(sql);
-  if (!r.ok()) {
-    return absl::UnavailableError(absl::StrCat("reading pg_stat_activity: ", r.status().message()));
-  }
-  std::vector<Row> rows;
-  rows.reserve(r->size());
-  for (const pg::Row& row : *r) rows.push_back(ParseRow(row));
-  return rows;
 }
 
 constexpr char kRowExclusiveHeld[] = "uncommitted writes (RowExclusiveLock held)";
 
 // FindDestructive: the session's visible statement is a DELETE or UPDATE
 // without WHERE, a TRUNCATE or a DROP of a watched table.
-absl::optional<SessionFinding> FindDestructive(const Row& r, const std::vector<TableRef>& watched,
+absl::optional<SessionFinding> FindDestructive(const SessionRow& r,
+                                               const std::vector<TableRef>& watched,
                                                const RemediationConfig& config) {
   for (const TableWrite& w : FindTableWrites(r.info.query)) {
     const bool destructive =
@@ -147,9 +55,40 @@ absl::optional<SessionFinding> FindDestructive(const Row& r, const std::vector<T
   return absl::nullopt;
 }
 
+// FindDestructiveDdl: the session's visible statement is an ALTER TABLE
+// that drops a column or changes a column's type on a watched table, and it
+// waits for or holds that table's AccessExclusiveLock.
+absl::optional<SessionFinding> FindDestructiveDdl(const SessionRow& r,
+                                                  const std::vector<TableRef>& watched,
+                                                  const RemediationConfig& config) {
+  for (const TableAlter& a : FindDestructiveAlters(r.info.query)) {
+    for (const TableRef& t : watched) {
+      if (!RefersTo(a.table, t.schema, t.table)) continue;
+      const std::string rel = absl::StrCat(t.schema, ".", t.table);
+      bool exclusive = Contains(r.waiting_exclusive, rel);
+      for (const auto& [lrel, mode] : r.locks) {
+        exclusive = exclusive || (lrel == rel && mode == "AccessExclusiveLock");
+      }
+      if (!exclusive) continue;
+      SessionFinding f;
+      f.kind = FindingKind::kDestructiveDdl;
+      f.table = t;
+      f.statement =
+          absl::StrCat("ALTER TABLE ... ", a.what,
+                       Contains(r.waiting_exclusive, rel) ? " (waiting for its lock)" : "");
+      f.seconds = r.info.query_age_seconds;
+      f.allowed = Contains(config.inflight.allowed_roles, r.info.role);
+      f.session = r.info;
+      f.session.writes.push_back(absl::StrCat("ALTER TABLE ", a.what));
+      return f;
+    }
+  }
+  return absl::nullopt;
+}
+
 // FindLockOnly: locks alone: writes (or TRUNCATE / DROP / ALTER) earlier in
 // a transaction that is still open, the statement no longer visible.
-absl::optional<SessionFinding> FindLockOnly(const Row& r, const RemediationConfig& config) {
+absl::optional<SessionFinding> FindLockOnly(const SessionRow& r, const RemediationConfig& config) {
   for (const auto& [rel, mode] : r.locks) {
     if (mode != "RowExclusiveLock" && mode != "AccessExclusiveLock") continue;
     const size_t dot = rel.find('.');
@@ -169,7 +108,8 @@ absl::optional<SessionFinding> FindLockOnly(const Row& r, const RemediationConfi
 }
 
 // FindRunaway appends the runaway findings of one session.
-void FindRunaway(const Row& r, const std::map<int, std::pair<std::vector<int>, double>>& blocking,
+void FindRunaway(const SessionRow& r,
+                 const std::map<int, std::pair<std::vector<int>, double>>& blocking,
                  const RunawayConfig& config, std::vector<SessionFinding>* out) {
   const double idle_limit = absl::ToDoubleSeconds(config.idle_in_transaction);
   const double stmt_limit = absl::ToDoubleSeconds(config.statement);
@@ -206,6 +146,8 @@ const char* FindingKindName(FindingKind kind) {
       return "long_statement";
     case FindingKind::kBlocking:
       return "blocking";
+    case FindingKind::kDestructiveDdl:
+      return "destructive_ddl";
   }
   return "?";
 }
@@ -237,6 +179,7 @@ std::string SessionFinding::Summary() const {
   std::string what;
   switch (kind) {
     case FindingKind::kDestructiveInFlight:
+    case FindingKind::kDestructiveDdl:
       what = absl::StrCat(statement, " on ", table.schema, ".", table.table, " in flight");
       break;
     case FindingKind::kIdleInTransaction:
@@ -263,13 +206,14 @@ absl::StatusOr<std::vector<SessionFinding>> SessionGuard::Check(
     pg::Session& conn, const std::string& target, const std::vector<TableRef>& watched) {
   std::vector<SessionFinding> findings;
   if (!config_.inflight.enabled && !config_.runaway.enabled) return findings;
-  absl::StatusOr<std::vector<Row>> read = ReadSessions(conn, watched);
+  if (config_.inflight.enabled) CheckPrivileges(conn, target, watched);
+  absl::StatusOr<std::vector<SessionRow>> read = ReadSessions(conn, watched);
   if (!read.ok()) return read.status();
-  const std::vector<Row>& rows = *read;
+  const std::vector<SessionRow>& rows = *read;
 
   // Who blocks whom, and for how long the longest waiter has waited.
   std::map<int, std::pair<std::vector<int>, double>> blocking;
-  for (const Row& r : rows) {
+  for (const SessionRow& r : rows) {
     for (int blocker : r.blockers) {
       auto& entry = blocking[blocker];
       entry.first.push_back(r.info.pid);
@@ -278,15 +222,17 @@ absl::StatusOr<std::vector<SessionFinding>> SessionGuard::Check(
   }
 
   std::set<Key> seen;
-  for (const Row& r : rows) {
+  for (const SessionRow& r : rows) {
     const bool in_xact = r.info.xact_age_seconds >= 0;
     const bool aborted = r.info.state == "idle in transaction (aborted)";
     std::vector<SessionFinding> mine;
     if (config_.inflight.enabled && in_xact && !aborted) {
       absl::optional<SessionFinding> f = FindDestructive(r, watched, config_);
+      if (!f) f = FindDestructiveDdl(r, watched, config_);
       if (!f && r.info.xact_age_seconds >= kUncertainMinAgeSeconds) {
         f = FindLockOnly(r, config_);
-        if (f && f->statement == kRowExclusiveHeld && !r.backend_xid.empty()) {
+        if (f && f->statement == kRowExclusiveHeld && !r.backend_xid.empty() &&
+            !Unreadable(f->table)) {
           // Measure what the open transaction has removed or rewritten: a
           // mass write not yet committed is as destructive as a DELETE
           // without WHERE, and is acted on like one.
@@ -336,9 +282,10 @@ const SessionGuard::UncommittedWrites& SessionGuard::MeasureUncommitted(pg::Sess
   const std::string rel = conn.QualifiedName(table.schema, table.table);
   // A big table is sampled (TABLESAMPLE SYSTEM, about kExactCountRows rows)
   // and the share scaled to its planner estimate: a bounded read each time.
-  absl::StatusOr<pg::Result> est =
-      conn.Execute("SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = $1::regclass",
-                   kMeasureTimeout, {rel});
+  absl::StatusOr<pg::Result> est = conn.Execute(
+      "SELECT greatest(c.reltuples, 0)::bigint FROM pg_class c "
+      "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
+      kMeasureTimeout, {table.schema, table.table});
   if (!est.ok() || est->empty()) return u;
   const int64_t estimate = (*est)[0].Int(0);
   std::string from = absl::StrCat("ONLY ", rel);
@@ -366,6 +313,27 @@ const SessionGuard::UncommittedWrites& SessionGuard::MeasureUncommitted(pg::Sess
       u.rows >= config_.min_rows &&
       static_cast<double>(u.rows) >= kMassWriteShare * static_cast<double>(u.table_rows);
   return u;
+}
+
+void SessionGuard::CheckPrivileges(pg::Session& conn, const std::string& target,
+                                   const std::vector<TableRef>& watched) {
+  const absl::Time now = clock_->Now();
+  if (now - privileges_at_ < kPrivilegesEvery && watched.size() == privileges_watched_) return;
+  privileges_at_ = now;
+  privileges_watched_ = watched.size();
+  absl::StatusOr<std::vector<ObjectError>> found = FindUnreadable(conn, watched);
+  if (!found.ok()) return;  // the sessions query reports a lost connection
+  unreadable_ = *found;
+  ObjectErrors::Get().Update(target, *std::move(found));
+}
+
+bool SessionGuard::Unreadable(const TableRef& table) const {
+  for (const ObjectError& e : unreadable_) {
+    for (const TableRef& t : e.tables) {
+      if (t.schema == table.schema && t.table == table.table) return true;
+    }
+  }
+  return false;
 }
 
 void SessionGuard::ApplyMeasurement(const UncommittedWrites& u, SessionFinding* f) {

@@ -12,6 +12,7 @@
 #include "pg/session.h"
 #include "remediation/attribution.h"
 #include "remediation/config.h"
+#include "remediation/object_access.h"
 #include "remediation/remediator.h"
 #include "remediation/sql_text.h"
 
@@ -23,6 +24,9 @@ enum class FindingKind {
   kIdleInTransaction,    // open transaction idle beyond runaway.idle_in_transaction
   kLongStatement,        // statement running beyond runaway.statement
   kBlocking,             // others waiting on its locks beyond runaway.blocking
+  // ALTER TABLE ... DROP COLUMN / ALTER COLUMN ... TYPE on a watched table,
+  // waiting for or holding its AccessExclusiveLock.
+  kDestructiveDdl,
 };
 
 // kUncertainMinAge is how old an open transaction holding a write lock on a
@@ -36,7 +40,8 @@ inline constexpr double kUncertainMinAgeSeconds = 2.0;
 inline constexpr double kMassWriteShare = 0.5;
 
 // FindingKindName returns "destructive_in_flight", "idle_in_transaction",
-// "long_statement" or "blocking" (usable as an incident kind).
+// "long_statement", "blocking" or "destructive_ddl" (usable as an incident
+// kind).
 const char* FindingKindName(FindingKind kind);
 
 // SessionFinding is one session the guard reports this tick.
@@ -44,7 +49,7 @@ struct SessionFinding {
   FindingKind kind = FindingKind::kDestructiveInFlight;
   SessionInfo session;
   std::string backend_start;  // identifies the backend together with the pid
-  TableRef table;             // destructive_in_flight: the watched table
+  TableRef table;             // destructive_in_flight / _ddl: the watched table
   std::string statement;      // e.g. "DELETE without WHERE"
   double seconds = 0;         // how long the condition has lasted
   std::vector<int> blocked_pids;
@@ -82,8 +87,14 @@ class SessionGuard {
   SessionGuard(const RemediationConfig& config, Remediator* remediator, const Clock* clock);
 
   // Check returns this tick's findings; `watched` are the watched tables.
+  // A watched object the role may not read never fails the check: it is
+  // listed in ObjectErrors (logged once) and its writes are not measured.
   absl::StatusOr<std::vector<SessionFinding>> Check(pg::Session& conn, const std::string& target,
                                                     const std::vector<TableRef>& watched);
+
+  // unreadable lists the watched objects found unreadable at the last
+  // privilege check.
+  const std::vector<ObjectError>& unreadable() const { return unreadable_; }
 
  private:
   // Key: pid, backend_start, xact_start.
@@ -107,6 +118,12 @@ class SessionGuard {
   static constexpr int64_t kExactCountRows = 200000;
   static constexpr absl::Duration kRemeasureEvery = absl::Seconds(5);
   static constexpr absl::Duration kMeasureTimeout = absl::Seconds(2);
+  static constexpr absl::Duration kPrivilegesEvery = absl::Seconds(10);
+  // CheckPrivileges refreshes unreadable_ (every kPrivilegesEvery, or when
+  // the watched list changes).
+  void CheckPrivileges(pg::Session& conn, const std::string& target,
+                       const std::vector<TableRef>& watched);
+  bool Unreadable(const TableRef& table) const;
   // MeasureUncommitted counts the table's row versions whose xmax is the
   // transaction's xid (a sequential scan, or a sample of a big table, under a
   // 2 s statement_timeout), cached per transaction and table.
@@ -121,6 +138,9 @@ class SessionGuard {
   const Clock* clock_;
   std::map<Key, Step> steps_;
   std::map<std::tuple<Key, std::string, std::string>, UncommittedWrites> measured_;
+  std::vector<ObjectError> unreadable_;
+  absl::Time privileges_at_ = absl::InfinitePast();
+  size_t privileges_watched_ = 0;
 };
 
 }  // namespace pgwarden

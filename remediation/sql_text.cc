@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 
 namespace pgwarden {
 namespace {
@@ -259,6 +260,73 @@ std::vector<TableWrite> FindTableWrites(absl::string_view sql) {
         break;
       }
     }
+  }
+  return out;
+}
+
+namespace {
+
+// AlterAction returns the destructive subcommand of the ALTER TABLE whose
+// subcommands start at t[j] ("" when none is), up to the statement's end.
+std::string AlterAction(const std::vector<Token>& t, size_t j, int depth) {
+  bool at_sub = true;  // at the start of a subcommand
+  for (; j < t.size(); ++j) {
+    const Token& w = t[j];
+    if (w.depth < depth || (w.depth == depth && w.IsPunct(';'))) break;
+    if (w.depth != depth) continue;
+    if (w.IsPunct(',')) {
+      at_sub = true;
+      continue;
+    }
+    if (!at_sub) continue;
+    at_sub = false;
+    size_t k = j + 1;
+    if (w.IsWord("drop")) {
+      if (k < t.size() && t[k].IsWord("column")) ++k;
+      if (k < t.size() && t[k].IsWord("if") && k + 1 < t.size() && t[k + 1].IsWord("exists")) {
+        k += 2;
+      }
+      // DROP CONSTRAINT / DEFAULT / NOT NULL ... keep the data.
+      static const char* const kNotColumn[] = {"constraint", "default", "not", "expression",
+                                               "identity",   "trigger", "row", "owned"};
+      if (k >= t.size() || !t[k].IsIdent()) continue;
+      bool column = true;
+      for (const char* nc : kNotColumn) column = column && !(k == j + 1 && t[k].IsWord(nc));
+      if (column) return absl::StrCat("DROP COLUMN ", t[k].text);
+    } else if (w.IsWord("alter")) {
+      if (k < t.size() && t[k].IsWord("column")) ++k;
+      if (k + 1 >= t.size() || !t[k].IsIdent()) continue;
+      const std::string column = t[k].text;
+      ++k;
+      if (k + 2 < t.size() && t[k].IsWord("set") && t[k + 1].IsWord("data") &&
+          t[k + 2].IsWord("type")) {
+        return absl::StrCat("ALTER COLUMN ", column, " SET DATA TYPE");
+      }
+      if (t[k].IsWord("type")) return absl::StrCat("ALTER COLUMN ", column, " TYPE");
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+std::vector<TableAlter> FindDestructiveAlters(absl::string_view sql) {
+  const std::vector<Token> t = Tokenize(sql);
+  std::vector<TableAlter> out;
+  for (size_t i = 0; i + 1 < t.size(); ++i) {
+    if (!t[i].IsWord("alter") || !t[i + 1].IsWord("table")) continue;
+    const bool at_start = i == 0 || t[i - 1].IsPunct(';') || t[i - 1].IsPunct('(') ||
+                          t[i - 1].IsWord("begin") || t[i - 1].IsWord("then") ||
+                          t[i - 1].IsWord("else") || t[i - 1].IsWord("loop");
+    if (!at_start) continue;
+    size_t j = i + 2;
+    if (j + 1 < t.size() && t[j].IsWord("if") && t[j + 1].IsWord("exists")) j += 2;
+    if (j < t.size() && t[j].IsWord("only")) ++j;
+    TableAlter a;
+    if (!ParseRef(t, &j, &a.table)) continue;
+    if (j < t.size() && t[j].kind == Token::kOther && t[j].text == "*") ++j;
+    a.what = AlterAction(t, j, t[i].depth);
+    if (!a.what.empty()) out.push_back(std::move(a));
   }
   return out;
 }

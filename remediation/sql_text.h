@@ -30,6 +30,20 @@ struct TableWrite {
 // folded to lower case as PostgreSQL does. A heuristic, not a parser.
 std::vector<TableWrite> FindTableWrites(absl::string_view sql);
 
+// TableAlter is one destructive ALTER TABLE found in SQL text.
+struct TableAlter {
+  TableRef table;
+  // what: "DROP COLUMN email" or "ALTER COLUMN amount TYPE" (the first
+  // destructive subcommand).
+  std::string what;
+};
+
+// FindDestructiveAlters scans SQL text (as FindTableWrites does) for ALTER
+// TABLE statements that destroy data: DROP [COLUMN] c, ALTER [COLUMN] c
+// [SET DATA] TYPE t (a rewrite, possibly USING an expression). ADD COLUMN,
+// RENAME, SET DEFAULT, ... are not destructive.
+std::vector<TableAlter> FindDestructiveAlters(absl::string_view sql);
+
 // RefersTo reports whether `ref` as written in SQL (maybe unqualified) can
 // name the table schema.table.
 bool RefersTo(const TableRef& ref, const std::string& schema, const std::string& table);

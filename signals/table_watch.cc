@@ -256,7 +256,11 @@ void TargetWatch::ProcessDatabase(const Snapshot& snap, WatchResult* out) {
     return;
   }
   if (!rollback_) return;
-  const double rollbacks = static_cast<double>(db.xact_rollback - prev.xact_rollback);
+  // The agent's own failed statements (an object it may not read, a
+  // timeout) are rollbacks too: they never count against the database.
+  const int64_t own = std::max<int64_t>(0, db.own_rollbacks - prev.own_rollbacks);
+  const double rollbacks =
+      static_cast<double>(std::max<int64_t>(0, db.xact_rollback - prev.xact_rollback - own));
   const double total = rollbacks + static_cast<double>(db.xact_commit - prev.xact_commit);
   DetectorResult r = rollback_->Update(snap.time, rollbacks, total);
   rollback_score_ = r.score;

@@ -71,6 +71,7 @@ absl::StatusOr<Snapshot> PgSampler::Sample(absl::Time now) {
   Snapshot snap;
   snap.time = now;
   absl::StatusOr<pg::Result> tables = conn_->Query(kTablesSql);
+  snap.db.own_rollbacks = pg::OwnRollbacks(dsn_);
   absl::StatusOr<pg::Result> db =
       tables.ok() ? conn_->Query(kDatabaseSql) : absl::StatusOr<pg::Result>(tables.status());
   if (!db.ok()) {

@@ -40,6 +40,11 @@ struct DatabaseStat {
   int64_t sessions = 0;
   int64_t sessions_fatal = 0;
   int64_t sessions_killed = 0;
+  // own_rollbacks: of xact_rollback, the transactions pgwarden's own
+  // sessions on this DSN rolled back (its failed statements), cumulative
+  // since the agent started; read just before pg_stat_database, so that
+  // xact_rollback already shows every one of them.
+  int64_t own_rollbacks = 0;
 };
 
 // Snapshot is everything one tick read from one target.

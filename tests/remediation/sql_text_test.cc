@@ -50,6 +50,37 @@ TEST_CASE("FindTableWrites ignores literals, comments and non-statement words", 
   CHECK(w[0].table.table == "t");
 }
 
+TEST_CASE("FindDestructiveAlters finds DROP COLUMN and type changes, nothing else", "[sql_text]") {
+  auto a = FindDestructiveAlters("ALTER TABLE customers DROP COLUMN email");
+  REQUIRE(a.size() == 1);
+  CHECK(a[0].table.table == "customers");
+  CHECK(a[0].what == "DROP COLUMN email");
+  a = FindDestructiveAlters("alter table only public.orders alter column amount type int using 0");
+  REQUIRE(a.size() == 1);
+  CHECK(a[0].table.schema == "public");
+  CHECK(a[0].what == "ALTER COLUMN amount TYPE");
+  a = FindDestructiveAlters("ALTER TABLE IF EXISTS \"Orders\" ALTER amount SET DATA TYPE bigint");
+  REQUIRE(a.size() == 1);
+  CHECK(a[0].table.table == "Orders");
+  CHECK(a[0].what == "ALTER COLUMN amount SET DATA TYPE");
+  a = FindDestructiveAlters("ALTER TABLE t ADD COLUMN x int, DROP IF EXISTS y");
+  REQUIRE(a.size() == 1);
+  CHECK(a[0].what == "DROP COLUMN y");
+  a = FindDestructiveAlters("BEGIN; ALTER TABLE t DROP email; COMMIT;");
+  REQUIRE(a.size() == 1);
+  CHECK(a[0].what == "DROP COLUMN email");
+  // Not destructive: the data stays.
+  CHECK(FindDestructiveAlters("ALTER TABLE t ADD COLUMN note text").empty());
+  CHECK(FindDestructiveAlters("ALTER TABLE t DROP CONSTRAINT t_pkey").empty());
+  CHECK(FindDestructiveAlters("ALTER TABLE t ALTER COLUMN a DROP NOT NULL").empty());
+  CHECK(FindDestructiveAlters("ALTER TABLE t ALTER COLUMN a SET DEFAULT 0").empty());
+  CHECK(FindDestructiveAlters("ALTER TABLE t RENAME COLUMN a TO b").empty());
+  CHECK(FindDestructiveAlters("CREATE INDEX ON t (a)").empty());
+  CHECK(FindDestructiveAlters("VACUUM FULL t").empty());
+  CHECK(FindDestructiveAlters("SELECT 'ALTER TABLE t DROP COLUMN a'").empty());
+  CHECK(FindDestructiveAlters("ALTER INDEX i RENAME TO j").empty());
+}
+
 TEST_CASE("RefersTo matches unqualified names in any schema", "[sql_text]") {
   CHECK(RefersTo({"", "t"}, "public", "t"));
   CHECK(RefersTo({"public", "t"}, "public", "t"));
