@@ -44,9 +44,9 @@ void CompareTable(const TablePrint& before, const TablePrint& after, absl::Time 
   const std::string name = absl::StrCat(after.schema, ".", after.table);
   if (!dropped.empty()) {
     SignalEvent ev = TableDdlEvent(after, now);
-    ev.description = absl::StrCat("column", dropped.size() > 1 ? "s " : " ",
-                                  absl::StrJoin(dropped, ", "), " of table ", name,
-                                  " dropped (ALTER TABLE ... DROP COLUMN)");
+    ev.description =
+        absl::StrCat("column", dropped.size() > 1 ? "s " : " ", absl::StrJoin(dropped, ", "),
+                     " of table ", name, " dropped (ALTER TABLE ... DROP COLUMN)");
     ev.figures = {{"change", "drop_column"}, {"columns", dropped}};
     out->push_back(std::move(ev));
   }
@@ -92,9 +92,9 @@ void GroupSchemaDrops(const absl::flat_hash_set<std::string>& schemas, absl::Tim
     ev.schema = schema;
     ev.severity = Severity::kCritical;
     ev.time = now;
-    ev.description = absl::StrCat("schema ", schema, " dropped with its ", tables.size(),
-                                  " watched table", tables.size() > 1 ? "s" : "", " (",
-                                  absl::StrJoin(tables, ", "), ")");
+    ev.description =
+        absl::StrCat("schema ", schema, " dropped with its ", tables.size(), " watched table",
+                     tables.size() > 1 ? "s" : "", " (", absl::StrJoin(tables, ", "), ")");
     ev.figures = {{"change", "drop_schema"}, {"tables", tables}};
     kept.push_back(std::move(ev));
   }
@@ -113,8 +113,8 @@ SignalEvent DatabaseDropped(const std::string& database, const std::string& mess
 }
 
 bool IsDatabaseMissing(const std::string& message) {
-  return absl::StrContains(message, "3D000") ||
-         (absl::StrContains(message, "database \"") && absl::StrContains(message, "does not exist"));
+  return absl::StrContains(message, "3D000") || (absl::StrContains(message, "database \"") &&
+                                                 absl::StrContains(message, "does not exist"));
 }
 
 }  // namespace pgwarden

@@ -36,8 +36,8 @@ absl::StatusOr<CatalogFingerprint> ReadCatalogFingerprint(pg::Session& session,
   const std::string array = absl::StrCat("{", absl::StrJoin(oids, ","), "}");
   absl::StatusOr<pg::Result> res = session.Query(kColumnsSql, {array});
   if (!res.ok()) {
-    return absl::Status(res.status().code(),
-                        absl::StrCat("reading the watched tables' columns: ", res.status().message()));
+    return absl::Status(res.status().code(), absl::StrCat("reading the watched tables' columns: ",
+                                                          res.status().message()));
   }
   for (const pg::Row& row : *res) {
     TablePrint& t = fp.tables[row.Int(0)];
