@@ -11,6 +11,9 @@
 namespace pgwarden {
 
 namespace {
+// kFingerprintEvery is the statistics ticks between two catalog fingerprints.
+constexpr int kFingerprintEvery = 5;
+
 // TableSeries caches a table's metric handles so a tick does not rebuild
 // label sets for thousands of tables.
 struct TableSeries {
@@ -202,12 +205,14 @@ void TargetLoop::RunOnce() {
       connected_ = false;
       last_error_ = msg;
     }
+    CheckDatabaseDropped(std::string(snap.status().message()));
     incidents_->Tick(clock_->Now());  // may notify (outbox fsync): no lock held
     return;
   }
   WatchResult result = watch_.Process(*snap);
   PublishTables(result);
   PollServerLog(snap->time, snap->database, &result);
+  CheckDdl(*snap, &result);
   fast_.Sync(*snap);
   watched_.clear();
   watched_.reserve(snap->tables.size());
@@ -247,6 +252,75 @@ void TargetLoop::RunOnce() {
   last_error_.clear();
   last_success_ = start;
   tables_watched_ = static_cast<int64_t>(snap->tables.size());
+}
+
+void TargetLoop::EmitDdl(SignalEvent ev, WatchResult* result) {
+  const std::string reason = MaintenanceSilencer()(ev.schema, ev.table, ev.time);
+  if (!reason.empty()) {
+    result->suppressed.emplace_back(std::move(ev), reason);
+    return;
+  }
+  result->events.push_back(std::move(ev));
+}
+
+void TargetLoop::CheckDdl(const Snapshot& snap, WatchResult* result) {
+  database_ = snap.database;
+  database_missing_paged_ = false;
+  pg::Session* conn = sampler_.session();
+  if (conn == nullptr) return;
+  const bool dropped =
+      std::any_of(result->events.begin(), result->events.end(),
+                  [](const SignalEvent& ev) { return ev.kind == SignalKind::kDropTable; }) ||
+      std::any_of(result->suppressed.begin(), result->suppressed.end(),
+                  [](const auto& s) { return s.first.kind == SignalKind::kDropTable; });
+  if (dropped) {
+    absl::StatusOr<absl::flat_hash_set<std::string>> schemas = ReadSchemas(*conn);
+    if (schemas.ok()) {
+      std::vector<SignalEvent> events = std::move(result->events);
+      result->events.clear();
+      GroupSchemaDrops(*schemas, snap.time, &events);
+      for (SignalEvent& ev : events) {
+        if (ev.kind == SignalKind::kDestructiveDdl) {
+          EmitDdl(std::move(ev), result);
+        } else {
+          result->events.push_back(std::move(ev));
+        }
+      }
+      std::vector<SignalEvent> quiet;
+      std::vector<std::string> reasons;
+      for (auto& [ev, reason] : result->suppressed) {
+        if (ev.kind == SignalKind::kDropTable && !schemas->contains(ev.schema)) continue;
+        quiet.push_back(std::move(ev));
+        reasons.push_back(std::move(reason));
+      }
+      result->suppressed.clear();
+      for (size_t i = 0; i < quiet.size(); ++i) {
+        result->suppressed.emplace_back(std::move(quiet[i]), std::move(reasons[i]));
+      }
+    }
+  }
+  if (--ticks_to_fingerprint_ > 0 && !dropped) return;
+  ticks_to_fingerprint_ = kFingerprintEvery;
+  std::vector<int64_t> oids;
+  oids.reserve(snap.tables.size());
+  for (const TableStat& t : snap.tables) oids.push_back(t.oid);
+  absl::StatusOr<CatalogFingerprint> fp = ReadCatalogFingerprint(*conn, oids, snap.time);
+  if (!fp.ok()) {
+    PGW_LOG(Warning) << "target " << target_.name << ": " << fp.status().message();
+    return;
+  }
+  if (fingerprint_) {
+    for (SignalEvent& ev : CompareFingerprints(*fingerprint_, *fp)) EmitDdl(std::move(ev), result);
+  }
+  fingerprint_ = std::make_unique<CatalogFingerprint>(*std::move(fp));
+}
+
+void TargetLoop::CheckDatabaseDropped(const std::string& message) {
+  if (database_missing_paged_ || database_.empty() || !IsDatabaseMissing(message)) return;
+  database_missing_paged_ = true;
+  WatchResult result;
+  EmitDdl(DatabaseDropped(database_, message, clock_->Now()), &result);
+  Handle(result);
 }
 
 void TargetLoop::PollServerLog(absl::Time now, const std::string& database, WatchResult* result) {

@@ -15,7 +15,9 @@
 #include "exporters/agent_metrics.h"
 #include "incidents/manager.h"
 #include "nlohmann/json.hpp"
+#include "signals/ddl_watch.h"
 #include "signals/table_watch.h"
+#include "sources/catalog_fingerprint.h"
 #include "sources/pg_sampler.h"
 #include "sources/server_log.h"
 
@@ -53,6 +55,16 @@ class TargetLoop {
   void PublishTables(const WatchResult& result);
   // PollServerLog reads new failed logins from the server log, if configured.
   void PollServerLog(absl::Time now, const std::string& database, WatchResult* result);
+  // CheckDdl compares the watched tables' catalog fingerprint every
+  // kFingerprintEvery statistics ticks, and groups the drop_table events of
+  // tables whose schema vanished into one destructive_ddl.
+  void CheckDdl(const Snapshot& snap, WatchResult* result);
+  // CheckDatabaseDropped pages once when a connect error says the watched
+  // database does not exist.
+  void CheckDatabaseDropped(const std::string& message);
+  // EmitDdl adds a destructive_ddl event to `result`, or to its suppressed
+  // list inside a maintenance window.
+  void EmitDdl(SignalEvent ev, WatchResult* result);
 
   const AgentConfig& config_;
   TargetConfig target_;
@@ -66,6 +78,10 @@ class TargetLoop {
   std::vector<TableRef> watched_;              // of the last snapshot
   std::unique_ptr<ServerLogTail> server_log_;  // null unless target.server_log
   std::string server_log_error_;
+  std::unique_ptr<CatalogFingerprint> fingerprint_;  // of the last DDL check
+  int ticks_to_fingerprint_ = 0;
+  std::string database_;  // of the last snapshot
+  bool database_missing_paged_ = false;
   prometheus::Gauge& up_;
   prometheus::Histogram& duration_;
 
