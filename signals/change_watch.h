@@ -11,6 +11,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
+#include "signals/churn.h"
 #include "signals/table_watch.h"
 #include "sources/table_changes.h"
 
@@ -128,6 +129,8 @@ class ChangeWatch {
     Evidence evidence;
     absl::Time last_event_time = absl::InfinitePast();
     std::map<SignalKind, absl::Time> last_event;
+    // churn is the table's usual churn (queue tables drop all day).
+    ChurnBaseline churn;
   };
   State* Find(const std::string& schema, const std::string& table);
   void Record(State& st, const TableChange& change, const CommittedTxn* txn);

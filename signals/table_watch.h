@@ -12,6 +12,7 @@
 #include "alerting/alert.h"
 #include "detectors/detector.h"
 #include "nlohmann/json.hpp"
+#include "signals/churn.h"
 #include "signals/signal_event.h"
 #include "sources/pg_sampler.h"
 #include "sources/server_log.h"
@@ -51,6 +52,8 @@ struct TableState {
   std::unique_ptr<Detector> delete_rate;
   double rows_score = 0;
   double delete_rate_score = 0;
+  // churn is the table's usual churn (queue tables drop all day).
+  ChurnBaseline churn;
 };
 
 // TargetWatch turns a target's consecutive snapshots into signals: counter
