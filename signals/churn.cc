@@ -70,7 +70,7 @@ bool ChurnBaseline::Observe(absl::Time now, int64_t inserted, int64_t deleted, d
   normal_ = Judge(drop, ins_rate, del_rate);
   drop_ = drop;
   del_rate_ = del_rate;
-  if (elapsed >= absl::ToDoubleSeconds(kChurnRateSpan) || last_ == absl::InfinitePast()) {
+  if (now - acc_start_ >= kChurnRateSpan || last_ == absl::InfinitePast()) {
     Learn(now, drop, ins_rate, del_rate, !normal_ && samples_ >= kChurnMinSamples);
     acc_ins_ = acc_del_ = 0;
     acc_start_ = now;
