@@ -274,6 +274,9 @@ void ChangeWatch::EvaluateTable(int64_t oid, State& st, absl::Time now, double d
     return;
   }
   const double rate = SlideWindow(st, deleted, now, dt);
+  st.churn.Observe(
+      now, inserted, deleted,
+      st.rows ? std::max(0.0, st.level + static_cast<double>(inserted - deleted)) : -1);
   if (st.delete_rate) {
     DetectorResult r = st.delete_rate->Update(now, rate);
     st.delete_rate_score = r.score;
@@ -288,7 +291,11 @@ void ChangeWatch::EvaluateTable(int64_t oid, State& st, absl::Time now, double d
                     {"delete_rate_baseline", Finite(r.baseline)},
                     {"deleted_in_interval", st.window_sum},
                     {"score", r.score}};
-      Emit(st, std::move(ev), out);
+      if (st.churn.Normal()) {
+        out->suppressed.emplace_back(std::move(ev), st.churn.Reason());
+      } else {
+        Emit(st, std::move(ev), out);
+      }
     }
   }
   if (st.rows) {
@@ -311,7 +318,11 @@ void ChangeWatch::EvaluateTable(int64_t oid, State& st, absl::Time now, double d
                     {"deleted_in_interval", st.window_sum},
                     {"delete_rate_per_s", rate},
                     {"score", r.score}};
-      Emit(st, std::move(ev), out);
+      if (st.churn.Normal()) {
+        out->suppressed.emplace_back(std::move(ev), st.churn.Reason());
+      } else {
+        Emit(st, std::move(ev), out);
+      }
     }
   }
   // Commits older than the rate window cannot have started a drop that

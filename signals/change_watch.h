@@ -11,6 +11,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
+#include "signals/churn.h"
 #include "signals/table_watch.h"
 #include "sources/table_changes.h"
 
@@ -134,6 +135,8 @@ class ChangeWatch {
     std::map<std::string, int64_t> pending_update_roles;
     std::unique_ptr<UpdateSpikeTracker> update_rate;
     std::map<std::string, XidSession> update_sessions;
+    // churn is the table's usual churn (queue tables drop all day).
+    ChurnBaseline churn;
   };
   State* Find(const std::string& schema, const std::string& table);
   void Record(State& st, const TableChange& change, const CommittedTxn* txn);

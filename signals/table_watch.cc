@@ -196,11 +196,17 @@ void TargetWatch::UpdateTableDetectors(TableState& st, const TableStat& prev, co
   // ANALYZE and VACUUM; those corrections are not lost rows).
   st.level += static_cast<double>(std::max<int64_t>(live_delta, -deletes));
   if (st.level < 0) st.level = 0;
+  st.churn.Observe(now, stat.inserted - prev.inserted, deletes, st.level);
 
   if (st.rows) {
     DetectorResult r = st.rows->Update(now, st.level);
     st.rows_score = r.score;
-    if (r.alert) Emit(RowLossEvent(prev, stat, r, st.level, deletes, dt, now), out);
+    if (r.alert && st.churn.Normal()) {
+      out->suppressed.emplace_back(RowLossEvent(prev, stat, r, st.level, deletes, dt, now),
+                                   st.churn.Reason());
+    } else if (r.alert) {
+      Emit(RowLossEvent(prev, stat, r, st.level, deletes, dt, now), out);
+    }
   }
 
   if (st.delete_rate) {
@@ -214,6 +220,8 @@ void TargetWatch::UpdateTableDetectors(TableState& st, const TableStat& prev, co
       SignalEvent ev = DeleteSpikeEvent(stat, r, rate, deletes, live_delta, now);
       if (committed * 2 < deletes) {
         out->suppressed.emplace_back(std::move(ev), "unconfirmed");
+      } else if (st.churn.Normal()) {
+        out->suppressed.emplace_back(std::move(ev), st.churn.Reason());
       } else {
         Emit(std::move(ev), out);
       }

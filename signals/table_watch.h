@@ -12,6 +12,7 @@
 #include "alerting/alert.h"
 #include "detectors/detector.h"
 #include "nlohmann/json.hpp"
+#include "signals/churn.h"
 #include "signals/signal_event.h"
 #include "signals/update_spike.h"
 #include "sources/pg_sampler.h"
@@ -58,6 +59,8 @@ struct TableState {
   double delete_rate_score = 0;
   // update_rate follows n_tup_upd (mass overwrites); null when not watched.
   std::unique_ptr<UpdateSpikeTracker> update_rate;
+  // churn is the table's usual churn (queue tables drop all day).
+  ChurnBaseline churn;
 };
 
 // TargetWatch turns a target's consecutive snapshots into signals: counter
