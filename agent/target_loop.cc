@@ -255,12 +255,7 @@ void TargetLoop::RunOnce() {
 }
 
 void TargetLoop::EmitDdl(SignalEvent ev, WatchResult* result) {
-  const std::string reason = MaintenanceSilencer()(ev.schema, ev.table, ev.time);
-  if (!reason.empty()) {
-    result->suppressed.emplace_back(std::move(ev), reason);
-    return;
-  }
-  result->events.push_back(std::move(ev));
+  EmitUnlessSilenced(MaintenanceSilencer(), std::move(ev), result);
 }
 
 void TargetLoop::CheckDdl(const Snapshot& snap, WatchResult* result) {

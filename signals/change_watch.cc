@@ -221,14 +221,7 @@ void ChangeWatch::Emit(State& st, SignalEvent ev, WatchResult* out) {
     st.recent.clear();
   }
   ev.figures["evidence"] = EvidenceJson(st);
-  if (silencer_) {
-    std::string reason = silencer_(ev.schema, ev.table, ev.time);
-    if (!reason.empty()) {
-      out->suppressed.emplace_back(std::move(ev), std::move(reason));
-      return;
-    }
-  }
-  out->events.push_back(std::move(ev));
+  EmitUnlessSilenced(silencer_, std::move(ev), out);
 }
 
 void ChangeWatch::EmitTruncate(int64_t oid, State& st, int64_t inserted, absl::Time now,
@@ -383,14 +376,7 @@ void ChangeWatch::EvaluateUpdates(int64_t oid, State& st, absl::Time now, double
                             {"rows_updated", v.burst_rows},
                             {"rows_by_role", by_role},
                             {"committed_by", by}};
-  if (silencer_) {
-    std::string reason = silencer_(ev.schema, ev.table, ev.time);
-    if (!reason.empty()) {
-      out->suppressed.emplace_back(std::move(ev), std::move(reason));
-      return;
-    }
-  }
-  out->events.push_back(std::move(ev));
+  EmitUnlessSilenced(silencer_, std::move(ev), out);
 }
 
 }  // namespace pgwarden

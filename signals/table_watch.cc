@@ -105,15 +105,19 @@ TargetWatch::TargetWatch(DetectorFactories factories, Silencer silencer)
   if (factories_.failed_logins) logins_ = factories_.failed_logins->Create();
 }
 
-void TargetWatch::Emit(SignalEvent ev, WatchResult* out) {
-  if (silencer_) {
-    std::string reason = silencer_(ev.schema, ev.table, ev.time);
+void EmitUnlessSilenced(const TargetWatch::Silencer& silencer, SignalEvent ev, WatchResult* out) {
+  if (silencer) {
+    std::string reason = silencer(ev.schema, ev.table, ev.time);
     if (!reason.empty()) {
       out->suppressed.emplace_back(std::move(ev), std::move(reason));
       return;
     }
   }
   out->events.push_back(std::move(ev));
+}
+
+void TargetWatch::Emit(SignalEvent ev, WatchResult* out) {
+  EmitUnlessSilenced(silencer_, std::move(ev), out);
 }
 
 WatchResult TargetWatch::Process(const Snapshot& snap) {

@@ -114,6 +114,10 @@ class TargetWatch {
   absl::Time logins_last_ = absl::InfinitePast();
 };
 
+// EmitUnlessSilenced appends `ev` to out->events, or to out->suppressed with
+// the silencer's reason when it has one (a null silencer silences nothing).
+void EmitUnlessSilenced(const TargetWatch::Silencer& silencer, SignalEvent ev, WatchResult* out);
+
 // FormatCount renders 1234567 as "1,234,567".
 std::string FormatCount(int64_t n);
 

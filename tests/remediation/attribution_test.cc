@@ -129,7 +129,7 @@ TEST_CASE("attribution without pg_stat_statements falls back to pg_stat_activity
 
 // For an update_spike the rows a role's UPDATEs changed are its rows; for
 // rows removed, the same UPDATEs stay evidence (rows_updated) only.
-TEST_CASE("attribution of updates counts UPDATE rows; for removals they stay evidence",
+TEST_CASE("attribution of updates counts UPDATE rows - for removals they stay evidence",
           "[integration][attribution]") {
   auto shop = Shop::Start(20000);
   shop->AddRole("rewriter", "SELECT, UPDATE");
