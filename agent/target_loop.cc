@@ -255,6 +255,12 @@ void TargetLoop::RunOnce() {
 }
 
 void TargetLoop::EmitDdl(SignalEvent ev, WatchResult* result) {
+  const std::string role = ddl_log_.Attribute(&ev, database_);
+  const auto& allowed = config_.maintenance.allowed_roles;
+  if (!role.empty() && std::find(allowed.begin(), allowed.end(), role) != allowed.end()) {
+    result->suppressed.emplace_back(std::move(ev), "allowed_role");
+    return;
+  }
   EmitUnlessSilenced(MaintenanceSilencer(), std::move(ev), result);
 }
 
@@ -294,7 +300,9 @@ void TargetLoop::CheckDdl(const Snapshot& snap, WatchResult* result) {
       }
     }
   }
-  if (--ticks_to_fingerprint_ > 0 && !dropped) return;
+  const bool logged = logged_ddl_rechecks_ > 0;
+  if (logged) --logged_ddl_rechecks_;
+  if (--ticks_to_fingerprint_ > 0 && !dropped && !logged) return;
   ticks_to_fingerprint_ = kFingerprintEvery;
   std::vector<int64_t> oids;
   oids.reserve(snap.tables.size());
@@ -314,6 +322,7 @@ void TargetLoop::CheckDatabaseDropped(const std::string& message) {
   if (database_missing_paged_ || database_.empty() || !IsDatabaseMissing(message)) return;
   database_missing_paged_ = true;
   WatchResult result;
+  PollServerLog(clock_->Now(), database_, &result);  // who dropped it
   EmitDdl(DatabaseDropped(database_, message, clock_->Now()), &result);
   Handle(result);
 }
@@ -334,6 +343,14 @@ void TargetLoop::PollServerLog(absl::Time now, const std::string& database, Watc
   for (const auto& [reason, n] : polled->by_reason) {
     metrics_->failed_logins.Add({{"target", target_.name}, {"reason", reason}})
         .Increment(static_cast<double>(n));
+  }
+  for (const LoggedStatement& st : polled->statements) {
+    if (ddl_log_.Add(st, now, database, watched_)) logged_ddl_rechecks_ = 3;
+  }
+  if (polled->statements_dropped > 0) {
+    PGW_LOG(Warning) << "target " << target_.name << ": " << polled->statements_dropped
+                     << " logged schema changes not kept (more than "
+                     << LoginFailures::kMaxStatements << " in one poll)";
   }
   watch_.ProcessLogins(now, database, *polled, result);
   metrics_->anomaly_score

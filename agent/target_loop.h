@@ -15,6 +15,7 @@
 #include "exporters/agent_metrics.h"
 #include "incidents/manager.h"
 #include "nlohmann/json.hpp"
+#include "signals/ddl_log.h"
 #include "signals/ddl_watch.h"
 #include "signals/table_watch.h"
 #include "sources/catalog_fingerprint.h"
@@ -53,7 +54,8 @@ class TargetLoop {
   void Handle(WatchResult& result);
   TargetWatch::Silencer MaintenanceSilencer();
   void PublishTables(const WatchResult& result);
-  // PollServerLog reads new failed logins from the server log, if configured.
+  // PollServerLog reads new failed logins and logged schema changes from the
+  // server log, if configured.
   void PollServerLog(absl::Time now, const std::string& database, WatchResult* result);
   // CheckDdl compares the watched tables' catalog fingerprint every
   // kFingerprintEvery statistics ticks, and groups the drop_table events of
@@ -62,8 +64,9 @@ class TargetLoop {
   // CheckDatabaseDropped pages once when a connect error says the watched
   // database does not exist.
   void CheckDatabaseDropped(const std::string& message);
-  // EmitDdl adds a destructive_ddl event to `result`, or to its suppressed
-  // list inside a maintenance window.
+  // EmitDdl adds a destructive_ddl event to `result`, naming its role from
+  // the server log when it logged the statement, or to its suppressed list
+  // inside a maintenance window or when that role is an allowed one.
   void EmitDdl(SignalEvent ev, WatchResult* result);
 
   const AgentConfig& config_;
@@ -80,6 +83,10 @@ class TargetLoop {
   std::string server_log_error_;
   std::unique_ptr<CatalogFingerprint> fingerprint_;  // of the last DDL check
   int ticks_to_fingerprint_ = 0;
+  // A logged schema change naming a watched table: the fingerprint is read at
+  // this many next ticks (the statement may still wait for its lock).
+  int logged_ddl_rechecks_ = 0;
+  DdlLog ddl_log_;
   std::string database_;  // of the last snapshot
   bool database_missing_paged_ = false;
   prometheus::Gauge& up_;

@@ -98,8 +98,10 @@ Alert IncidentManager::MakeAlert(const Incident& inc, AlertAction action) const 
 
 void IncidentManager::Merge(const std::string& target, const SignalEvent& ev,
                             std::map<int64_t, Incident>* touched, Changes* changes) {
-  const std::string object =
-      ev.table.empty() ? std::string("database") : absl::StrCat(ev.schema, ".", ev.table);
+  // A schema-wide event (DROP SCHEMA) is its own object, not the database's.
+  const std::string object = !ev.table.empty()   ? absl::StrCat(ev.schema, ".", ev.table)
+                             : ev.schema.empty() ? std::string("database")
+                                                 : absl::StrCat("schema ", ev.schema);
   const std::string key = DedupKey(options_.environment, target, object);
   auto it = open_.find(key);
   bool page = false;

@@ -331,6 +331,23 @@ std::vector<TableAlter> FindDestructiveAlters(absl::string_view sql) {
   return out;
 }
 
+std::vector<std::string> FindDroppedObjects(absl::string_view sql, absl::string_view object) {
+  const std::vector<Token> t = Tokenize(sql);
+  std::vector<std::string> out;
+  for (size_t i = 0; i + 1 < t.size(); ++i) {
+    if (!t[i].IsWord("drop") || !t[i + 1].IsWord(object)) continue;
+    if (i > 0 && !t[i - 1].IsPunct(';') && !t[i - 1].IsWord("begin")) continue;
+    size_t j = i + 2;
+    if (j + 1 < t.size() && t[j].IsWord("if") && t[j + 1].IsWord("exists")) j += 2;
+    while (j < t.size() && t[j].IsIdent()) {
+      out.push_back(t[j].text);
+      if (j + 1 >= t.size() || !t[j + 1].IsPunct(',')) break;
+      j += 2;
+    }
+  }
+  return out;
+}
+
 bool RefersTo(const TableRef& ref, const std::string& schema, const std::string& table) {
   if (ref.table != table) return false;
   return ref.schema.empty() || ref.schema == schema;

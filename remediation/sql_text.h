@@ -44,6 +44,11 @@ struct TableAlter {
 // RENAME, SET DEFAULT, ... are not destructive.
 std::vector<TableAlter> FindDestructiveAlters(absl::string_view sql);
 
+// FindDroppedObjects scans SQL text for DROP <object> [IF EXISTS] a, b ...
+// statements, `object` being "schema" or "database", and returns the names
+// (unquoted identifiers lower-cased, quoted ones verbatim).
+std::vector<std::string> FindDroppedObjects(absl::string_view sql, absl::string_view object);
+
 // RefersTo reports whether `ref` as written in SQL (maybe unqualified) can
 // name the table schema.table.
 bool RefersTo(const TableRef& ref, const std::string& schema, const std::string& table);

@@ -187,23 +187,47 @@ absl::StatusOr<LoginFailures> ServerLogTail::Poll() {
       if (nl == absl::string_view::npos) break;  // incomplete: wait for the rest
       chunk.remove_prefix(nl + 1);
       ++out.lines;
-      if (!skipping_long_line_) {
-        LoginFailure f;
-        if (ParseLoginFailure(partial_, &f)) {
-          ++out.total;
-          ++out.by_reason[f.reason];
-          if (out.by_user.count(f.user) > 0 || out.by_user.size() < LoginFailures::kMaxUsers) {
-            ++out.by_user[f.user];
-          } else {
-            ++out.by_user["(other)"];
-          }
-        }
-      }
+      if (!skipping_long_line_) HandleLine(partial_, &out);
       partial_.clear();
       skipping_long_line_ = false;
     }
   }
+  // PostgreSQL writes a message's lines in one write: what was read ends it.
+  FlushStatement(&out);
   return out;
+}
+
+void ServerLogTail::HandleLine(absl::string_view line, LoginFailures* out) {
+  if (has_statement_ && absl::StartsWith(line, "\t")) {
+    if (statement_.statement.size() < kMaxLoggedStatementBytes) {
+      absl::StrAppend(&statement_.statement, "\n", line.substr(1));
+    }
+    return;
+  }
+  FlushStatement(out);
+  LoginFailure f;
+  if (ParseLoginFailure(line, &f)) {
+    ++out->total;
+    ++out->by_reason[f.reason];
+    if (out->by_user.count(f.user) > 0 || out->by_user.size() < LoginFailures::kMaxUsers) {
+      ++out->by_user[f.user];
+    } else {
+      ++out->by_user["(other)"];
+    }
+    return;
+  }
+  has_statement_ = ParseLoggedStatement(line, &statement_) && IsSchemaChange(statement_.statement);
+}
+
+void ServerLogTail::FlushStatement(LoginFailures* out) {
+  if (!has_statement_) return;
+  has_statement_ = false;
+  if (out->statements.size() >= LoginFailures::kMaxStatements) {
+    ++out->statements_dropped;
+    return;
+  }
+  out->statements.push_back(std::move(statement_));
+  statement_ = LoggedStatement{};
 }
 
 }  // namespace pgwarden

@@ -6,9 +6,11 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "sources/logged_statement.h"
 
 namespace pgwarden {
 
@@ -35,6 +37,12 @@ struct LoginFailures {
   int64_t lines = 0;  // lines read
   bool rotated = false;
   static constexpr size_t kMaxUsers = 50;
+  // statements: the ALTER and DROP statements that log_statement (ddl or
+  // all) logged, at most kMaxStatements per poll (the rest are counted in
+  // statements_dropped).
+  std::vector<LoggedStatement> statements;
+  int64_t statements_dropped = 0;
+  static constexpr size_t kMaxStatements = 200;
 };
 
 // ServerLogTailOptions bound the work of one poll.
@@ -65,6 +73,10 @@ class ServerLogTail {
 
  private:
   absl::Status Reopen(bool at_end);
+  // HandleLine counts a failed login or keeps a logged statement (a line
+  // starting with a tab continues the statement before it).
+  void HandleLine(absl::string_view line, LoginFailures* out);
+  void FlushStatement(LoginFailures* out);
 
   std::string path_;
   ServerLogTailOptions options_;
@@ -75,6 +87,8 @@ class ServerLogTail {
   bool first_open_ = true;
   bool skipping_long_line_ = false;
   std::string partial_;  // an incomplete last line, kept for the next poll
+  bool has_statement_ = false;
+  LoggedStatement statement_;  // the logged statement being read
 };
 
 }  // namespace pgwarden

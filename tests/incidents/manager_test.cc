@@ -59,6 +59,22 @@ TEST_CASE("IncidentManager groups a table's signals into one page with one key",
   CHECK(rec.alerts.back().dedup_key == "pgwarden/production/shop/public.orders");
 }
 
+TEST_CASE("IncidentManager keeps a dropped schema and the dropped database apart", "[incidents]") {
+  Recorder rec;
+  IncidentManagerOptions o;
+  o.environment = "production";
+  IncidentManager m(o, &rec);
+  const absl::Time t0 = absl::FromUnixSeconds(1700000000);
+  SignalEvent schema = Event(SignalKind::kDestructiveDdl, "", t0);
+  schema.schema = "archive";
+  m.Observe("shop", {schema});
+  m.Observe("shop", {Event(SignalKind::kDestructiveDdl, "", t0 + absl::Seconds(5))});
+  REQUIRE(rec.alerts.size() == 2);
+  CHECK(rec.alerts[0].dedup_key == "pgwarden/production/shop/schema archive");
+  CHECK(rec.alerts[1].dedup_key == "pgwarden/production/shop/database");
+  CHECK(m.Open().size() == 2);
+}
+
 TEST_CASE("IncidentManager resolves once quiet, and only then", "[incidents]") {
   Recorder rec;
   IncidentManagerOptions o;

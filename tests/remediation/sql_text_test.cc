@@ -88,5 +88,17 @@ TEST_CASE("RefersTo matches unqualified names in any schema", "[sql_text]") {
   CHECK_FALSE(RefersTo({"", "T"}, "public", "t"));
 }
 
+TEST_CASE("FindDroppedObjects names the schemas and databases a DROP removes", "[sql_text]") {
+  using V = std::vector<std::string>;
+  CHECK(FindDroppedObjects("DROP SCHEMA public CASCADE", "schema") == V{"public"});
+  CHECK(FindDroppedObjects("drop schema if exists a, \"B c\" cascade;", "schema") == V{"a", "B c"});
+  CHECK(FindDroppedObjects("DROP DATABASE shop WITH (FORCE)", "database") == V{"shop"});
+  CHECK(FindDroppedObjects("BEGIN; DROP SCHEMA archive; COMMIT", "schema") == V{"archive"});
+  CHECK(FindDroppedObjects("DROP SCHEMA public CASCADE", "database").empty());
+  CHECK(FindDroppedObjects("DROP TABLE public.t", "schema").empty());
+  CHECK(FindDroppedObjects("SELECT 'DROP SCHEMA public'", "schema").empty());
+  CHECK(FindDroppedObjects("COMMENT ON SCHEMA s IS 'x'; -- DROP SCHEMA s", "schema").empty());
+}
+
 }  // namespace
 }  // namespace pgwarden

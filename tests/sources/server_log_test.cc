@@ -160,5 +160,86 @@ TEST_CASE("ServerLogTail names the path when the log cannot be opened", "[server
   CHECK(absl::StrContains(r.status().message(), "/nonexistent/pgwarden/postgresql.log"));
 }
 
+LoggedStatement ParseStatement(const std::string& line) {
+  LoggedStatement s;
+  if (!ParseLoggedStatement(line, &s)) s.statement = "(none)";
+  return s;
+}
+
+TEST_CASE("ParseLoggedStatement reads user, database and statement of each log format",
+          "[server_log]") {
+  LoggedStatement s = ParseStatement(
+      "2026-12-02 17:00:00.123 UTC [4242] cleanup_job@shop LOG:  statement: ALTER TABLE "
+      "customers DROP COLUMN email");
+  CHECK(s.user == "cleanup_job");
+  CHECK(s.database == "shop");
+  CHECK(s.statement == "ALTER TABLE customers DROP COLUMN email");
+  s = ParseStatement(
+      "2026-12-02 17:00:00 UTC [1] user=ops,db=billing LOG:  00000: statement: "
+      "DROP SCHEMA archive CASCADE");
+  CHECK(s.user == "ops");
+  CHECK(s.database == "billing");
+  CHECK(s.statement == "DROP SCHEMA archive CASCADE");
+  s = ParseStatement("[1] app@shop LOG:  execute <unnamed>: ALTER TABLE t DROP x");
+  CHECK(s.user == "app");
+  CHECK(s.statement == "ALTER TABLE t DROP x");
+  s = ParseStatement(
+      "2026-12-02 17:00:00.123 UTC,\"mig\",\"shop\",42,\"127.0.0.1:5000\",abc.1,3,\"idle\","
+      "2026-12-02 16:59:00 UTC,3/7,0,LOG,00000,\"statement: ALTER TABLE \"\"Orders\"\" DROP "
+      "note\",,,,,,,,,\"psql\",client backend,,0");
+  CHECK(s.user == "mig");
+  CHECK(s.database == "shop");
+  CHECK(s.statement == "ALTER TABLE \"Orders\" DROP note");
+  s = ParseStatement("[1] LOG:  statement: DROP DATABASE shop");  // no user in the prefix
+  CHECK(s.user.empty());
+  CHECK(s.statement == "DROP DATABASE shop");
+}
+
+TEST_CASE("ParseLoggedStatement ignores other LOG lines and errors", "[server_log]") {
+  CHECK(ParseStatement("[1] LOG:  checkpoint starting: time").statement == "(none)");
+  CHECK(ParseStatement("[1] app@shop LOG:  duration: 3.1 ms").statement == "(none)");
+  CHECK(ParseStatement("[1] app@shop ERROR:  column \"x\" does not exist").statement == "(none)");
+  CHECK(ParseStatement("[1] app@shop STATEMENT:  ALTER TABLE t DROP x").statement == "(none)");
+}
+
+TEST_CASE("ServerLogTail keeps logged ALTER and DROP statements with their continuation lines",
+          "[server_log]") {
+  TempLog log;
+  log.Append("");
+  ServerLogTail tail(log.path);
+  REQUIRE(tail.Poll().ok());
+  log.Append(
+      "[1] mig@shop LOG:  statement: ALTER TABLE customers\n\tDROP COLUMN email\n"
+      "[1] mig@shop LOG:  statement: CREATE INDEX ON t (x)\n"
+      "[1] mig@shop LOG:  statement: ALTER ROLE app PASSWORD 'x'\n"
+      "[2] app@shop LOG:  statement: drop schema archive cascade\n"
+      "[3] app@shop FATAL:  password authentication failed for user \"app\"\n");
+  auto r = tail.Poll();
+  REQUIRE(r.ok());
+  CHECK(r->total == 1);
+  // ALTER ROLE is kept by the tail (an ALTER); DdlLog keeps only destructive ones.
+  REQUIRE(r->statements.size() == 3);
+  CHECK(r->statements[0].statement == "ALTER TABLE customers\nDROP COLUMN email");
+  CHECK(r->statements[0].user == "mig");
+  CHECK(r->statements[2].statement == "drop schema archive cascade");
+  CHECK(r->statements[2].user == "app");
+}
+
+TEST_CASE("ServerLogTail bounds the statements kept per poll", "[server_log]") {
+  TempLog log;
+  log.Append("");
+  ServerLogTail tail(log.path);
+  REQUIRE(tail.Poll().ok());
+  std::string many;
+  for (size_t i = 0; i < LoginFailures::kMaxStatements + 5; ++i) {
+    many += "[1] a@b LOG:  statement: ALTER TABLE t DROP x\n";
+  }
+  log.Append(many);
+  auto r = tail.Poll();
+  REQUIRE(r.ok());
+  CHECK(r->statements.size() == LoginFailures::kMaxStatements);
+  CHECK(r->statements_dropped == 5);
+}
+
 }  // namespace
 }  // namespace pgwarden
