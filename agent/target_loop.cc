@@ -4,6 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "core/log.h"
 #include "pg/connect.h"
 #include "remediation/object_access.h"
@@ -34,6 +35,15 @@ void Mirror(prometheus::Counter* c, int64_t* last, int64_t now) {
   *last = now;
 }
 }  // namespace
+
+std::string SuppressedReasonLabel(absl::string_view reason) {
+  // The metric's reason is the class; a window's name and the figures of
+  // "normal churn (...)" go to the log only (bounded label values).
+  if (absl::StartsWith(reason, "maintenance")) return "maintenance";
+  std::string label(reason.substr(0, reason.find(" (")));
+  absl::StrReplaceAll({{" ", "_"}}, &label);
+  return label;
+}
 
 struct TargetLoopSeries {
   absl::flat_hash_map<int64_t, TableSeries> tables;
@@ -172,9 +182,7 @@ void TargetLoop::Handle(WatchResult& result) {
     responder_.Enrich(*conn, &result.events, &result.suppressed);
   }
   for (const auto& [ev, reason] : result.suppressed) {
-    // The metric's reason is the class (a window's name goes to the log).
-    const std::string label =
-        absl::StartsWith(reason, "maintenance") ? std::string("maintenance") : reason;
+    const std::string label = SuppressedReasonLabel(reason);
     metrics_->suppressed.Add({{"target", target_.name}, {"reason", label}}).Increment();
     PGW_LOG(Info) << "target " << target_.name << ": not paging (" << reason
                   << "): " << ev.description;

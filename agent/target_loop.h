@@ -26,6 +26,12 @@ namespace pgwarden {
 
 struct TargetLoopSeries;
 
+// SuppressedReasonLabel is the `reason` label of
+// pgwarden_signals_suppressed_total for a suppression reason: "maintenance"
+// for any window, otherwise the reason up to its figures, spaces as '_'
+// ("normal churn (drop 40 rows, ...)" -> "normal_churn").
+std::string SuppressedReasonLabel(absl::string_view reason);
+
 // TargetLoop samples one target on every tick on its own thread, feeds the
 // TargetWatch, publishes metrics and hands events to the incident manager.
 // When the database is unreachable it sets pgwarden_up to 0 and retries with

@@ -38,7 +38,11 @@ void ChurnBaseline::Learn(absl::Time now, double drop, double ins_rate, double d
   const double p = Decay(std::max(dt, 1e-3), kChurnPeakHalfLife);
   del_peak_ *= p;
   swing_peak_ *= p;
-  if (!anomalous) {
+  // A drop held during warm-up is learned as usual only when the table's
+  // inserts explain it: otherwise it may be a loss.
+  const double ins = std::max(ins_rate, weight_ > 0 ? ins_s_ / weight_ : 0.0);
+  const bool explained = drop <= kChurnSwingFactor * ins * kChurnLagSeconds;
+  if (!anomalous && (!warming_ || explained)) {
     del_peak_ = std::max(del_peak_, del_rate);
     swing_peak_ = std::max(swing_peak_, drop);
   }
@@ -68,8 +72,26 @@ bool ChurnBaseline::Observe(absl::Time now, int64_t inserted, int64_t deleted, d
     cur_max_ = std::max(cur_max_, level);
   }
   normal_ = Judge(drop, ins_rate, del_rate);
+  // Warming up (too few samples to judge), a drop on a table inserting fast
+  // enough to churn is held, not paged: its detector keeps alerting while the
+  // level stays down, and the warm baseline judges it a few samples later.
+  warming_ = false;
+  // (The first samples may have no high of their own yet: the detector
+  // judges against its own; the level stands in.)
+  if (samples_ < kChurnMinSamples) {
+    const double high = std::max({cur_max_, prev_max_, level, 1.0});
+    warming_ = ins_rate * absl::ToDoubleSeconds(kChurnWindow) >= kChurnTurnover * high;
+    normal_ = normal_ || warming_;
+  }
+  ins_rate_ = ins_rate;
   drop_ = drop;
   del_rate_ = del_rate;
+  if (samples_ == 0 && acc_ins_ == 0 && acc_del_ == 0) {
+    // Nothing counted yet (a source just started): learning zero rates
+    // would bias the first estimates low.
+    acc_start_ = now;
+    return normal_;
+  }
   if (now - acc_start_ >= kChurnRateSpan || last_ == absl::InfinitePast()) {
     Learn(now, drop, ins_rate, del_rate, !normal_ && samples_ >= kChurnMinSamples);
     acc_ins_ = acc_del_ = 0;
@@ -80,6 +102,10 @@ bool ChurnBaseline::Observe(absl::Time now, int64_t inserted, int64_t deleted, d
 
 std::string ChurnBaseline::Reason() const {
   if (!normal_) return "";
+  if (warming_) {
+    return absl::StrFormat("churn warmup (inserting %.0f rows/s; judged after %d samples)",
+                           ins_rate_, kChurnMinSamples);
+  }
   return absl::StrFormat(
       "normal churn (drop %.0f rows, usual swing %.0f; deletes %.0f/s, usual peak %.0f/s)", drop_,
       swing_peak_, del_rate_, del_peak_);

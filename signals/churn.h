@@ -27,7 +27,7 @@ constexpr double kChurnLagSeconds = 5.0;
 // kChurnRateFactor: deletes up to this many times the usual peak are normal.
 constexpr double kChurnRateFactor = 4.0;
 // kChurnMinSamples: rate samples needed before anything is judged normal.
-constexpr int kChurnMinSamples = 3;
+constexpr int kChurnMinSamples = 5;
 
 // ChurnBaseline is a table's usual churn in fixed memory: EWMAs of inserts/s
 // and deletes/s, a decaying peak of deletes/s and of how far the level falls
@@ -40,7 +40,9 @@ class ChurnBaseline {
   // interval against what was learned before it, then learns from it.
   bool Observe(absl::Time now, int64_t inserted, int64_t deleted, double level);
   // Normal is the verdict of the last Observe; Reason is "normal churn"
-  // with its figures when normal, empty otherwise.
+  // with its figures when normal ("churn warmup (...)" for a drop held
+  // during the first kChurnMinSamples samples of a table inserting fast
+  // enough to churn), empty otherwise.
   bool Normal() const { return normal_; }
   std::string Reason() const;
   void Reset() { *this = ChurnBaseline{}; }
@@ -59,7 +61,8 @@ class ChurnBaseline {
   int64_t bucket_ = INT64_MIN;
   double cur_max_ = -1, prev_max_ = -1;
   bool normal_ = false;
-  double drop_ = 0, del_rate_ = 0;
+  bool warming_ = false;  // normal_ only because the baseline is warming up
+  double drop_ = 0, del_rate_ = 0, ins_rate_ = 0;
 };
 
 }  // namespace pgwarden

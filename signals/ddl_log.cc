@@ -28,7 +28,8 @@ bool Explains(const LoggedStatement& s, const SignalEvent& ev, const std::string
                     ev.figures.value("database", database));
   }
   if (!SameDatabase(s, database)) return false;
-  if (change == "drop_schema") return Contains(FindDroppedObjects(s.statement, "schema"), ev.schema);
+  if (change == "drop_schema")
+    return Contains(FindDroppedObjects(s.statement, "schema"), ev.schema);
   if (change != "drop_column" && change != "alter_column_type") return false;
   const absl::string_view verb = change == "drop_column" ? "DROP" : "ALTER";
   for (const TableAlter& a : FindDestructiveAlters(s.statement)) {

@@ -28,22 +28,21 @@ LocalPostgresOptions DdlLogged() {
 // Setup makes `mig` own the shop's tables and a schema `archive` of three
 // tables, and a table public.events for the maintenance window.
 void Setup(Scenario& sc) {
-  auto out = sc.pg->Psql(absl::StrCat(
-      "CREATE ROLE ", kMigrator, " LOGIN;",
-      "CREATE TABLE events (id bigserial PRIMARY KEY, kind text, note text);",
-      "INSERT INTO events (kind, note) SELECT 'e', 'n' FROM generate_series(1, 5000);",
-      "CREATE SCHEMA archive;",
-      "CREATE TABLE archive.a1 AS SELECT g AS id FROM generate_series(1, 3000) g;",
-      "CREATE TABLE archive.a2 AS SELECT g AS id FROM generate_series(1, 3000) g;",
-      "CREATE TABLE archive.a3 AS SELECT g AS id FROM generate_series(1, 3000) g;",
-      "ALTER SCHEMA archive OWNER TO ", kMigrator, ";",
-      "ALTER TABLE customers OWNER TO ", kMigrator, ";",
-      "ALTER TABLE orders OWNER TO ", kMigrator, ";",
-      "ALTER TABLE events OWNER TO ", kMigrator, ";",
-      "GRANT USAGE ON SCHEMA archive TO pgwarden;",
-      "GRANT SELECT ON ALL TABLES IN SCHEMA archive TO pgwarden;",
-      "GRANT CREATE ON SCHEMA public TO ", kMigrator, ";",
-      "GRANT SELECT ON customers, orders, events TO pgwarden;"),
+  auto out = sc.pg->Psql(
+      absl::StrCat("CREATE ROLE ", kMigrator, " LOGIN;",
+                   "CREATE TABLE events (id bigserial PRIMARY KEY, kind text, note text);",
+                   "INSERT INTO events (kind, note) SELECT 'e', 'n' FROM generate_series(1, 5000);",
+                   "CREATE SCHEMA archive;",
+                   "CREATE TABLE archive.a1 AS SELECT g AS id FROM generate_series(1, 3000) g;",
+                   "CREATE TABLE archive.a2 AS SELECT g AS id FROM generate_series(1, 3000) g;",
+                   "CREATE TABLE archive.a3 AS SELECT g AS id FROM generate_series(1, 3000) g;",
+                   "ALTER SCHEMA archive OWNER TO ", kMigrator, ";",
+                   "ALTER TABLE customers OWNER TO ", kMigrator, ";",
+                   "ALTER TABLE orders OWNER TO ", kMigrator, ";", "ALTER TABLE events OWNER TO ",
+                   kMigrator, ";", "GRANT USAGE ON SCHEMA archive TO pgwarden;",
+                   "GRANT SELECT ON ALL TABLES IN SCHEMA archive TO pgwarden;",
+                   "GRANT CREATE ON SCHEMA public TO ", kMigrator, ";",
+                   "GRANT SELECT ON customers, orders, events TO pgwarden;"),
       "shop");
   INFO(out.status().message());
   REQUIRE(out.ok());
@@ -125,7 +124,8 @@ TEST_CASE("DDL: dropped and retyped columns page naming the role and harmless DD
   absl::SleepFor(absl::Seconds(8));  // past a fingerprint read at the regular cadence
   INFO(sc.agent->Log());
   CHECK(sc.pager.events().empty());
-  CHECK(MetricValue(sc.agent->Metrics(), "pgwarden_signals_suppressed_total", {"reason=\"maintenance\""})
+  CHECK(MetricValue(sc.agent->Metrics(), "pgwarden_signals_suppressed_total",
+                    {"reason=\"maintenance\""})
             .value_or(0) >= 1);
 
   Paged(sc, "ALTER TABLE customers DROP COLUMN email", "customers", "DROP COLUMN");

@@ -45,5 +45,50 @@ TEST_CASE("ChurnBaseline: a big slowly written table never counts as churn", "[c
   REQUIRE_FALSE(c.Observe(t, 10, 10, 199990));
 }
 
+TEST_CASE("ChurnBaseline: a queue trimmed in the first samples is held then judged warm",
+          "[churn]") {
+  ChurnBaseline c;
+  absl::Time t = absl::FromUnixSeconds(1700000000);
+  c.Observe(t, 0, 0, 320);  // the first sample: no counts yet
+  t += absl::Seconds(1);
+  // Trimmed at the second sample while inserting 100/s: held, not paged.
+  REQUIRE(c.Observe(t, 100, 260, 160));
+  CHECK(c.Reason().rfind("churn warmup", 0) == 0);
+  for (int i = 0; i < kChurnMinSamples; ++i) {
+    t += absl::Seconds(1);
+    c.Observe(t, 100, 100, 160);
+  }
+  // Warm: the next trim is judged against the churn (inserts 100/s).
+  t += absl::Seconds(1);
+  CHECK(c.Observe(t, 100, 250, 10));
+  CHECK(c.Reason().rfind("normal churn", 0) == 0);
+}
+
+TEST_CASE("ChurnBaseline: a loss held during warm-up is not learned as usual and pages",
+          "[churn]") {
+  ChurnBaseline c;
+  absl::Time t = absl::FromUnixSeconds(1700000000);
+  // A queue of 6,000 jobs written 100 a second, emptied at the second
+  // sample: held during warm-up...
+  c.Observe(t, 0, 0, 6000);
+  t += absl::Seconds(1);
+  REQUIRE(c.Observe(t, 100, 6000, 100));
+  for (int i = 0; i < kChurnMinSamples; ++i) {
+    t += absl::Seconds(1);
+    c.Observe(t, 100, 100, 100);  // ...the level stays down
+  }
+  t += absl::Seconds(1);
+  CHECK_FALSE(c.Observe(t, 100, 100, 100));  // judged warm: a loss
+  CHECK(c.Reason().empty());
+}
+
+TEST_CASE("ChurnBaseline: a table not inserting is never held during warm-up", "[churn]") {
+  ChurnBaseline c;
+  absl::Time t = absl::FromUnixSeconds(1700000000);
+  c.Observe(t, 0, 0, 300);
+  t += absl::Seconds(1);
+  CHECK_FALSE(c.Observe(t, 0, 200, 100));
+}
+
 }  // namespace
 }  // namespace pgwarden

@@ -33,16 +33,16 @@ TEST_CASE("ddl_log: a logged ALTER of a watched table asks for the fingerprint a
   CHECK(log.Add(Logged("mig", "shop", "DROP SCHEMA public CASCADE"), kT0, "shop", kWatched));
   // Another table, another database: kept (it may explain a later event),
   // no hurry.
-  CHECK_FALSE(log.Add(Logged("mig", "shop", "ALTER TABLE audit DROP COLUMN x"), kT0, "shop",
-                      kWatched));
-  CHECK_FALSE(log.Add(Logged("mig", "other", "ALTER TABLE customers DROP x"), kT0, "shop",
-                      kWatched));
+  CHECK_FALSE(
+      log.Add(Logged("mig", "shop", "ALTER TABLE audit DROP COLUMN x"), kT0, "shop", kWatched));
+  CHECK_FALSE(
+      log.Add(Logged("mig", "other", "ALTER TABLE customers DROP x"), kT0, "shop", kWatched));
   CHECK(log.size() == 4);
   // Harmless or secret-bearing statements are never kept.
   CHECK_FALSE(log.Add(Logged("mig", "shop", "ALTER TABLE customers ADD COLUMN note text"), kT0,
                       "shop", kWatched));
-  CHECK_FALSE(log.Add(Logged("dba", "shop", "ALTER ROLE app PASSWORD 'secret'"), kT0, "shop",
-                      kWatched));
+  CHECK_FALSE(
+      log.Add(Logged("dba", "shop", "ALTER ROLE app PASSWORD 'secret'"), kT0, "shop", kWatched));
   CHECK(log.size() == 4);
 }
 
