@@ -11,6 +11,7 @@
 #include "alerting/dispatcher.h"
 #include "core/log.h"
 #include "core/version.h"
+#include "remediation/remediator.h"
 
 namespace pgwarden {
 
@@ -112,6 +113,22 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentConfig config, Clock* 
         n += delta;
         self->metrics_->incident_active.Add(labels).Set(n);
       });
+  // Series that exist before the first event (a counter first seen at 1
+  // hides that increment from increase()): incidents and active incidents
+  // per target and kind, remediation actions per target, action and result.
+  std::vector<std::string> target_names;
+  for (const TargetConfig& t : cfg.targets) {
+    target_names.push_back(t.name);
+    for (SignalKind kind : kAllSignalKinds) {
+      const prometheus::Labels labels = {{"target", t.name}, {"kind", SignalKindName(kind)}};
+      agent->metrics_->incidents.Add(labels);
+      agent->metrics_->incident_active.Add(labels).Set(0);
+    }
+  }
+  absl::StatusOr<prometheus::Family<prometheus::Counter>*> actions =
+      Remediator::RegisterActionsMetric(agent->registry_.get(), agent->metrics_->ConstLabels(),
+                                        target_names);
+  if (!actions.ok()) return actions.status();
   if (absl::Status s = agent->incidents_->Restore(); !s.ok()) PGW_LOG(Error) << s.message();
   for (const TargetConfig& t : cfg.targets) {
     agent->loops_.push_back(std::make_unique<TargetLoop>(

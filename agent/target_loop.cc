@@ -23,6 +23,7 @@ struct TableSeries {
   prometheus::Counter* inserted = nullptr;
   prometheus::Gauge* score_rows = nullptr;
   prometheus::Gauge* score_delete_rate = nullptr;
+  prometheus::Gauge* score_update_rate = nullptr;  // null unless update_rate is watched
   int64_t last_deleted = 0;
   int64_t last_inserted = 0;
 };
@@ -380,6 +381,9 @@ void TargetLoop::PublishTables(const WatchResult& result) {
       metrics_->rows_inserted.Remove(it->second.inserted);
       metrics_->anomaly_score.Remove(it->second.score_rows);
       metrics_->anomaly_score.Remove(it->second.score_delete_rate);
+      if (it->second.score_update_rate != nullptr) {
+        metrics_->anomaly_score.Remove(it->second.score_update_rate);
+      }
       series.tables.erase(it++);
     }
   }
@@ -397,12 +401,17 @@ void TargetLoop::PublishTables(const WatchResult& result) {
       s.score_rows = &metrics_->anomaly_score.Add(r);
       r["signal"] = "delete_rate";
       s.score_delete_rate = &metrics_->anomaly_score.Add(r);
+      if (st.update_rate) {
+        r["signal"] = "update_rate";
+        s.score_update_rate = &metrics_->anomaly_score.Add(r);
+      }
     }
     s.rows->Set(static_cast<double>(st.last.live_rows));
     Mirror(s.deleted, &s.last_deleted, st.last.deleted);
     Mirror(s.inserted, &s.last_inserted, st.last.inserted);
     s.score_rows->Set(st.rows_score);
     s.score_delete_rate->Set(st.delete_rate_score);
+    if (s.score_update_rate != nullptr) s.score_update_rate->Set(st.update_rate->score());
   }
 }
 

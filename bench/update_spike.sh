@@ -29,52 +29,7 @@ CASES=(
 )
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-start=$SECONDS
-for i in $(seq 1 "$RUNS"); do
-  for c in "${CASES[@]}"; do
-    label=${c%%|*}
-    spec=${c#*|}
-    t0=$SECONDS
-    # Bounded: a stuck case is ended after 3 minutes (timeout signals its pid).
-    if timeout --kill-after=10 180 "$TEST" "$spec" > "$out/run" 2>&1; then
-      line=$(grep -m1 '^\[figure\]' "$out/run" || true)
-    else
-      line=""
-    fi
-    if [[ -z "$line" ]]; then
-      echo "run $i $label: FAILED ($((SECONDS - t0)) s); last lines:"
-      tail -n 15 "$out/run" | sed 's/^/    /'
-      echo "$label|FAILED" >> "$out/figures"
-      continue
-    fi
-    echo "run $i $label: ${line#\[figure\] } ($((SECONDS - t0)) s)"
-    echo "$label|$line" >> "$out/figures"
-  done
-done
-echo "total $((SECONDS - start)) s for $RUNS run(s) of ${#CASES[@]} cases"
-python3 - "$out/figures" <<'PY'
-import re, statistics, sys
-order, rows, failed = [], {}, {}
-for line in open(sys.argv[1]):
-    label, fig = line.rstrip("\n").split("|", 1)
-    if label not in order:
-        order.append(label)
-    rows.setdefault(label, [])
-    m = re.search(r"paged after ([\d.]+) s; contained after ([\d.]+) s; "
-                  r"rows overwritten (\d+) of (\d+)", fig)
-    if not m:
-        failed[label] = failed.get(label, 0) + 1
-        continue
-    rows[label].append(tuple(float(x) for x in m.groups()))
-print("medians (seconds from the job's start; rows overwritten of the table's rows):")
-for label in order:
-    r = rows[label]
-    note = f", {failed[label]} failed" if label in failed else ""
-    if not r:
-        print(f"  {label:40s} no successful run{note}")
-        continue
-    med = lambda k: statistics.median(x[k] for x in r)
-    print(f"  {label:40s} paged {med(0):5.2f} s, contained {med(1):5.2f} s, "
-          f"rows overwritten {med(2):>7,.0f} of {med(3):,.0f} ({100 * med(2) / med(3):.2f} %) "
-          f"[n={len(r)}{note}]")
-PY
+# shellcheck source=bench/lib/median_runs.sh
+source "$(dirname "$0")/lib/median_runs.sh"
+run_cases "$TEST" 180 "$RUNS" "$out" "${CASES[@]}"
+print_medians "$out/figures" overwritten

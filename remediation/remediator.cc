@@ -39,6 +39,39 @@ Remediator::Remediator(const RemediationConfig& config, std::string agent_role,
   }
 }
 
+absl::StatusOr<prometheus::Family<prometheus::Counter>*> Remediator::RegisterActionsMetric(
+    prometheus::Registry* registry, const prometheus::Labels& const_labels,
+    const std::vector<std::string>& targets) {
+  try {
+    prometheus::Family<prometheus::Counter>* family =
+        &prometheus::BuildCounter()
+             .Name("pgwarden_remediation_actions_total")
+             .Help("Remediation actions by action and result (done, dry_run, refused, failed).")
+             .Labels(const_labels)
+             .Register(*registry);
+    constexpr ActionKind kActions[] = {ActionKind::kNologin,   ActionKind::kRevokeWrites,
+                                       ActionKind::kTerminate, ActionKind::kCancel,
+                                       ActionKind::kUndo,      ActionKind::kCreateSlot,
+                                       ActionKind::kDropSlot};
+    constexpr ActionResult kResults[] = {ActionResult::kDone, ActionResult::kDryRun,
+                                         ActionResult::kRefused, ActionResult::kFailed};
+    for (const std::string& target : targets) {
+      for (ActionKind a : kActions) {
+        for (ActionResult r : kResults) {
+          prometheus::Labels labels = {{"action", ActionKindName(a)},
+                                       {"result", ActionResultName(r)}};
+          if (const_labels.count("target") == 0) labels["target"] = target;
+          family->Add(labels);
+        }
+      }
+    }
+    return family;
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("registering pgwarden_remediation_actions_total: ", e.what()));
+  }
+}
+
 absl::StatusOr<std::unique_ptr<Remediator>> Remediator::Create(
     const RemediationConfig& config, const std::string& agent_role, const std::string& audit_path,
     prometheus::Registry* registry, const prometheus::Labels& const_labels, const Clock* clock,
@@ -47,18 +80,10 @@ absl::StatusOr<std::unique_ptr<Remediator>> Remediator::Create(
   if (!audit.ok()) return audit.status();
   prometheus::Family<prometheus::Counter>* family = nullptr;
   if (registry != nullptr) {
-    try {
-      family = &prometheus::BuildCounter()
-                    .Name("pgwarden_remediation_actions_total")
-                    .Help(
-                        "Remediation actions by action and result (done, dry_run, refused, "
-                        "failed).")
-                    .Labels(const_labels)
-                    .Register(*registry);
-    } catch (const std::exception& e) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("registering pgwarden_remediation_actions_total: ", e.what()));
-    }
+    absl::StatusOr<prometheus::Family<prometheus::Counter>*> f =
+        RegisterActionsMetric(registry, const_labels);
+    if (!f.ok()) return f.status();
+    family = *f;
   }
   return std::unique_ptr<Remediator>(
       new Remediator(config, agent_role, *std::move(audit), family, clock, degraded));

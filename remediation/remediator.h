@@ -68,6 +68,13 @@ class Remediator {
   // counter family with `const_labels` (e.g. {environment}); the target is a
   // per-series label taken from each request. `registry` and `degraded` may
   // be null.
+  // RegisterActionsMetric registers (or finds) pgwarden_remediation_actions_total
+  // with `const_labels` and, for each of `targets`, creates every action x
+  // result series at 0: a counter that first appears at 1 hides that
+  // increment from increase() and rate().
+  static absl::StatusOr<prometheus::Family<prometheus::Counter>*> RegisterActionsMetric(
+      prometheus::Registry* registry, const prometheus::Labels& const_labels,
+      const std::vector<std::string>& targets = {});
   static absl::StatusOr<std::unique_ptr<Remediator>> Create(
       const RemediationConfig& config, const std::string& agent_role, const std::string& audit_path,
       prometheus::Registry* registry, const prometheus::Labels& const_labels, const Clock* clock,

@@ -116,6 +116,19 @@ TEST_CASE("DDL: dropped and retyped columns page naming the role and harmless DD
                        "thu, fri, sat, sun]\n      start: \"",
                        start, "\"\n      duration: 30m\n      tables: [\"public.events\"]\n")));
 
+  // Every labelled series whose labels are known exists from start at 0.
+  {
+    const std::string m = sc.agent->Metrics();
+    CHECK(MetricValue(m, "pgwarden_incidents_total",
+                      {"target=\"shop\"", "kind=\"destructive_ddl\""}) == 0.0);
+    CHECK(MetricValue(m, "pgwarden_incident_active", {"target=\"shop\"", "kind=\"row_loss\""}) ==
+          0.0);
+    CHECK(MetricValue(m, "pgwarden_remediation_actions_total",
+                      {"target=\"shop\"", "action=\"nologin\"", "result=\"done\""}) == 0.0);
+    CHECK(MetricValue(m, "pgwarden_remediation_actions_total",
+                      {"target=\"shop\"", "action=\"cancel\"", "result=\"refused\""}) == 0.0);
+  }
+
   // Schema changes that keep every row and value: nothing is paged.
   RunAs(sc, "ALTER TABLE customers ADD COLUMN note text");
   RunAs(sc, "CREATE INDEX ON customers (email)");
@@ -129,6 +142,8 @@ TEST_CASE("DDL: dropped and retyped columns page naming the role and harmless DD
             .value_or(0) >= 1);
 
   Paged(sc, "ALTER TABLE customers DROP COLUMN email", "customers", "DROP COLUMN");
+  CHECK(MetricValue(sc.agent->Metrics(), "pgwarden_incidents_total",
+                    {"target=\"shop\"", "kind=\"destructive_ddl\""}) == 1.0);
   Paged(sc, "ALTER TABLE orders ALTER COLUMN amount TYPE int USING 0", "orders",
         "ALTER COLUMN TYPE ... USING 0");
   CHECK(sc.pager.violations().empty());

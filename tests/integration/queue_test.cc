@@ -112,8 +112,9 @@ void QueueCase(Path path) {
 
   // A backlog of 5,000 jobs, then the whole queue deleted at once (~50 times
   // its usual delete rate): a loss.
-  REQUIRE(sc.pg->Psql("INSERT INTO jobs (payload) SELECT 'backlog' FROM generate_series(1, 5000)",
-                      kShopDatabase)
+  REQUIRE(sc.pg
+              ->Psql("INSERT INTO jobs (payload) SELECT 'backlog' FROM generate_series(1, 5000)",
+                     kShopDatabase)
               .ok());
   absl::SleepFor(absl::Seconds(3));
   const absl::Time t0 = absl::Now();
@@ -148,8 +149,16 @@ TEST_CASE("Queue bench: pgbench with pgbench_history trimmed, false pages per pa
   Scenario sc(2000, LogicalOptions());
   const std::string bin = "/usr/lib/postgresql/15/bin/";
   ProcessOptions init;
-  init.argv = {bin + "pgbench", "-i", "-q", "-h", "127.0.0.1", "-p", absl::StrCat(sc.pg->port()),
-               "-U", "postgres", kShopDatabase};
+  init.argv = {bin + "pgbench",
+               "-i",
+               "-q",
+               "-h",
+               "127.0.0.1",
+               "-p",
+               absl::StrCat(sc.pg->port()),
+               "-U",
+               "postgres",
+               kShopDatabase};
   std::string out;
   auto code = RunCommand(init, absl::Seconds(120), &out);
   INFO(out);
@@ -168,8 +177,19 @@ TEST_CASE("Queue bench: pgbench with pgbench_history trimmed, false pages per pa
   REQUIRE(second.ok());
 
   ProcessOptions bench;
-  bench.argv = {bin + "pgbench", "-n", "-c", "4", "-T", absl::StrCat(seconds), "-h", "127.0.0.1",
-                "-p", absl::StrCat(sc.pg->port()), "-U", "postgres", kShopDatabase};
+  bench.argv = {bin + "pgbench",
+                "-n",
+                "-c",
+                "4",
+                "-T",
+                absl::StrCat(seconds),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                absl::StrCat(sc.pg->port()),
+                "-U",
+                "postgres",
+                kShopDatabase};
   bench.stdout_path = sc.pg->dir() + "/pgbench.out";
   bench.stderr_path = sc.pg->dir() + "/pgbench.log";
   auto pgbench = SpawnProcess(bench);

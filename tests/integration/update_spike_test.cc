@@ -102,6 +102,10 @@ void MassOverwrite(Path path) {
   }
   CHECK(named);
   CHECK(overwritten < 30000);
+  // The statistics' update-rate score of the table is a series of its own.
+  CHECK(MetricValue(sc.agent->Metrics(), "pgwarden_anomaly_score",
+                    {"signal=\"update_rate\"", "table=\"customers\""})
+            .has_value());
 }
 
 TEST_CASE("Update spike: a batched mass UPDATE is paged and contained via the change stream",
