@@ -178,6 +178,7 @@ void TargetLoop::FastOnce(bool stream_only) {
 }
 
 void TargetLoop::Handle(WatchResult& result) {
+  partitions_.RollUp(&result.events);  // before attribution: the SQL names the parent
   pg::Session* conn = sampler_.session();
   if (conn != nullptr && !result.events.empty()) {
     responder_.Enrich(*conn, &result.events, &result.suppressed);
@@ -219,13 +220,27 @@ void TargetLoop::RunOnce() {
     return;
   }
   WatchResult result = watch_.Process(*snap);
+  std::vector<SignalEvent> detached;
+  partitions_.Update(snap->tables, snap->time, &detached);
+  for (SignalEvent& ev : detached) {
+    watch_.Forget(ev.oid);
+    EmitDdl(std::move(ev), &result);
+  }
   PublishTables(result);
   PollServerLog(snap->time, snap->database, &result);
   CheckDdl(*snap, &result);
   fast_.Sync(*snap);
   watched_.clear();
   watched_.reserve(snap->tables.size());
-  for (const TableStat& t : snap->tables) watched_.push_back(TableRef{t.schema, t.name});
+  absl::flat_hash_set<std::string>
+      parents;  // a partitioned table is watched through its partitions
+  for (const TableStat& t : snap->tables) {
+    watched_.push_back(TableRef{t.schema, t.name});
+    if (!t.parent_name.empty() &&
+        parents.insert(absl::StrCat(t.parent_schema, ".", t.parent_name)).second) {
+      watched_.push_back(TableRef{t.parent_schema, t.parent_name});
+    }
+  }
   if (pg::Session* conn = sampler_.session()) {
     responder_.Observe(*conn);
     fast_.Tick(*conn, snap->time, &result);

@@ -17,6 +17,7 @@
 #include "nlohmann/json.hpp"
 #include "signals/ddl_log.h"
 #include "signals/ddl_watch.h"
+#include "signals/partitions.h"
 #include "signals/table_watch.h"
 #include "sources/catalog_fingerprint.h"
 #include "sources/pg_sampler.h"
@@ -93,7 +94,8 @@ class TargetLoop {
   // this many next ticks (the statement may still wait for its lock).
   int logged_ddl_rechecks_ = 0;
   DdlLog ddl_log_;
-  std::string database_;  // of the last snapshot
+  PartitionMap partitions_;  // partitions roll up to their partitioned table
+  std::string database_;     // of the last snapshot
   bool database_missing_paged_ = false;
   prometheus::Gauge& up_;
   prometheus::Histogram& duration_;

@@ -97,7 +97,8 @@ Alert IncidentManager::MakeAlert(const Incident& inc, AlertAction action) const 
 }
 
 void IncidentManager::Merge(const std::string& target, const SignalEvent& ev,
-                            std::map<int64_t, Incident>* touched, Changes* changes) {
+                            std::map<int64_t, Incident>* touched,
+                            std::map<int64_t, std::string>* to_page) {
   // A schema-wide event (DROP SCHEMA) is its own object, not the database's.
   const std::string object = !ev.table.empty()   ? absl::StrCat(ev.schema, ".", ev.table)
                              : ev.schema.empty() ? std::string("database")
@@ -134,8 +135,13 @@ void IncidentManager::Merge(const std::string& target, const SignalEvent& ev,
     page = true;
   }
   inc.details[SignalKindName(ev.kind)] = ev.figures;
+  // A partitioned table's incident keeps each partition's latest figures.
+  if (ev.figures.contains("partition") && ev.figures["partition"].is_string()) {
+    inc.details["partitions"][ev.figures["partition"].get<std::string>()][SignalKindName(ev.kind)] =
+        ev.figures;
+  }
   (*touched)[inc.id] = inc;
-  if (page) changes->alerts.push_back(MakeAlert(inc, AlertAction::kTrigger));
+  if (page) (*to_page)[inc.id] = key;
 }
 
 std::vector<Incident> IncidentManager::Observe(const std::string& target,
@@ -144,7 +150,14 @@ std::vector<Incident> IncidentManager::Observe(const std::string& target,
   std::map<int64_t, Incident> touched;
   {
     absl::MutexLock lock(&mu_);
-    for (const SignalEvent& ev : events) Merge(target, ev, &touched, &changes);
+    // Pages are built once every event of the tick is in (a statement that
+    // hits 24 partitions is one page listing them).
+    std::map<int64_t, std::string> to_page;  // incident id -> dedup key
+    for (const SignalEvent& ev : events) Merge(target, ev, &touched, &to_page);
+    for (const auto& [id, key] : to_page) {
+      changes.alerts.push_back(MakeAlert(open_.at(key), AlertAction::kTrigger));
+      touched[id] = open_.at(key);
+    }
     if (!touched.empty()) Touch(&changes);
   }
   Apply(changes);

@@ -84,8 +84,9 @@ class IncidentManager {
   // Apply writes the state and sends the alerts (mu_ not held).
   void Apply(const Changes& changes) ABSL_LOCKS_EXCLUDED(mu_);
   // Merge folds one event into the open incidents (mu_ held).
+  // The incidents to (re-)page are added to `to_page` (id -> dedup key).
   void Merge(const std::string& target, const SignalEvent& ev, std::map<int64_t, Incident>* touched,
-             Changes* changes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+             std::map<int64_t, std::string>* to_page) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   IncidentManagerOptions options_;
   Notifier* notifier_;

@@ -82,9 +82,10 @@ if [ "$sanitize" = 1 ]; then
   export LSAN_OPTIONS=suppressions=$PWD/scripts/lsan.supp
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   # The soak cases (a minute of normal load that must page nothing, a
-  # receiver down for 30 s) only wait under the sanitizers: the code they run
-  # is run by the shorter cases too. They run in the plain pass above.
-  soak='60 s of normal churn|steady pgbench updates for 60 s|receiver down for 30 s'
+  # receiver down for 30 s, a queue trimmed for 30 s) only wait under the
+  # sanitizers: the code they run is run by the shorter cases and the unit
+  # tests too. They run in the plain pass above.
+  soak='60 s of normal churn|steady pgbench updates for 60 s|receiver down for 30 s|trimmed job queue'
   (cd build-asan && ctest --output-on-failure --no-tests=error -j2 --timeout 900 -E "$soak")
 fi
 finish clang-tidy

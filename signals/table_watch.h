@@ -82,6 +82,9 @@ class TargetWatch {
   // tables exposes the per-table state (for metrics and the status page).
   const absl::flat_hash_map<int64_t, TableState>& tables() const { return tables_; }
   double rollback_ratio_score() const { return rollback_score_; }
+  // Forget drops a table's state: the next snapshot starts it afresh, as a
+  // new table (a partition detached into a table of its own).
+  void Forget(int64_t oid) { tables_.erase(oid); }
 
   // ProcessLogins consumes what one poll of the server log found (the
   // failures since the previous poll) and fires on a storm of failed logins.

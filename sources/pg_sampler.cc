@@ -15,8 +15,12 @@ constexpr char kTablesSql[] =
     "SELECT s.relid::int8, c.relfilenode::int8, s.schemaname, s.relname, "
     "s.n_live_tup, s.n_dead_tup, s.n_tup_ins, s.n_tup_upd, s.n_tup_del, "
     "s.vacuum_count + s.autovacuum_count + s.analyze_count + s.autoanalyze_count, "
-    "s.n_mod_since_analyze "
-    "FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid";
+    "s.n_mod_since_analyze, coalesce(rn.nspname, ''), coalesce(rc.relname, '') "
+    "FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
+    // A partition's root partitioned table (whose own counters stay 0).
+    "LEFT JOIN pg_class rc ON c.relispartition AND rc.oid = pg_partition_root(c.oid) "
+    "LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace "
+    "WHERE c.relkind <> 'p'";
 
 constexpr char kDatabaseSql[] =
     "SELECT current_database(), xact_commit, xact_rollback, deadlocks, sessions, "
@@ -85,7 +89,13 @@ absl::StatusOr<Snapshot> PgSampler::Sample(absl::Time now) {
     snap.all_oids.push_back(row.Int(0));
     std::string schema = row.Text(2);
     std::string name = row.Text(3);
-    if (!filter_.Matches(schema, name)) continue;
+    std::string parent_schema = row.Text(11);
+    std::string parent_name = row.Text(12);
+    // A partition is watched with its partitioned table, or by its own name.
+    if (!filter_.Matches(schema, name) &&
+        (parent_name.empty() || !filter_.Matches(parent_schema, parent_name))) {
+      continue;
+    }
     TableStat t;
     t.oid = row.Int(0);
     t.relfilenode = row.Int(1);
@@ -98,6 +108,8 @@ absl::StatusOr<Snapshot> PgSampler::Sample(absl::Time now) {
     t.deleted = row.Int(8);
     t.maintenance_count = row.Int(9);
     t.modified = row.Int(10);
+    t.parent_schema = std::move(parent_schema);
+    t.parent_name = std::move(parent_name);
     snap.tables.push_back(std::move(t));
   }
   if (!db->empty()) {

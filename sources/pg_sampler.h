@@ -30,6 +30,10 @@ struct TableStat {
   // modified is n_mod_since_analyze: rows changed by committed transactions
   // since the last ANALYZE (which resets it); aborted changes are not in it.
   int64_t modified = 0;
+  // parent_schema/parent_name: for a partition, its root partitioned table
+  // (pg_partition_root); empty otherwise.
+  std::string parent_schema;
+  std::string parent_name;
 };
 
 // DatabaseStat is pg_stat_database for the connected database.

@@ -30,23 +30,6 @@ namespace {
 
 constexpr char kSink[] = "oncall";
 
-// Sum adds up every `name{...}` sample whose labels contain all `labels`.
-double Sum(const std::string& text, const std::string& name,
-           const std::vector<std::string>& labels = {}) {
-  double total = 0;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    if (line.empty() || line[0] == '#' || !absl::StartsWith(line, name)) continue;
-    if (line.size() <= name.size() || (line[name.size()] != '{' && line[name.size()] != ' ')) {
-      continue;
-    }
-    bool all = true;
-    for (const std::string& l : labels) all = all && absl::StrContains(line, l);
-    double v = 0;
-    if (all && absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &v)) total += v;
-  }
-  return total;
-}
-
 // Deliveries is pgwarden_alert_deliveries_total{sink="oncall",result=...}
 // (-1 when /metrics does not answer).
 double Deliveries(const AgentProcess& agent, const std::string& result) {
@@ -177,7 +160,7 @@ TEST_CASE(
   // was accepted.
   need(WaitUntil([&] { return QueueDepth(first) == 4; }, absl::Seconds(10)),
        "the four pages are queued");
-  CHECK(Sum(first.Metrics(), "pgwarden_incidents_total") == 4);
+  CHECK(MetricSum(first.Metrics(), "pgwarden_incidents_total") == 4);
   REQUIRE(sc.pager.events().empty());
   CHECK(Deliveries(first, "ok") == 0);
   const size_t requests_before_kill = sc.pager.requests().size();

@@ -87,6 +87,22 @@ std::string AgentProcess::Metrics() const {
   return res->body;
 }
 
+double MetricSum(const std::string& text, const std::string& name,
+                 const std::vector<std::string>& labels) {
+  double total = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (line.empty() || line[0] == '#' || !absl::StartsWith(line, name)) continue;
+    if (line.size() <= name.size() || (line[name.size()] != '{' && line[name.size()] != ' ')) {
+      continue;
+    }
+    bool all = true;
+    for (const std::string& l : labels) all = all && absl::StrContains(line, l);
+    double v = 0;
+    if (all && absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &v)) total += v;
+  }
+  return total;
+}
+
 std::optional<double> MetricValue(const std::string& text, const std::string& name,
                                   const std::vector<std::string>& labels) {
   for (absl::string_view line : absl::StrSplit(text, '\n')) {

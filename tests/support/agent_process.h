@@ -39,6 +39,11 @@ class AgentProcess {
   std::string log_path_;
 };
 
+// MetricSum adds up every `name{...}` sample whose labels contain all
+// `labels` (0 when none does).
+double MetricSum(const std::string& text, const std::string& name,
+                 const std::vector<std::string>& labels = {});
+
 // MetricValue finds `name{...}` whose label set contains every `labels`
 // substring (e.g. R"(table="customers")") in Prometheus text; nullopt if none.
 std::optional<double> MetricValue(const std::string& text, const std::string& name,
