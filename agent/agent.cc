@@ -100,6 +100,8 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentConfig config, Clock* 
   iopts.environment = cfg.environment;
   iopts.source = cfg.instance;
   iopts.resolve_after = cfg.resolve_after;
+  iopts.aftermath_window = cfg.aftermath_window;
+  iopts.update_interval = cfg.incident_update_interval;
   iopts.state_file = (std::filesystem::path(cfg.state_dir) / "incidents.json").string();
   agent->incidents_ = std::make_unique<IncidentManager>(iopts, agent->dispatcher_.get());
   agent->incidents_->set_degraded(agent->degraded_.get());

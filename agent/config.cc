@@ -248,12 +248,19 @@ void ParseDetectors(const ConfigNode& top, DetectorsConfig* detectors) {
 }
 
 // ParseIncidents reads the `incidents:` section.
-void ParseIncidents(const ConfigNode& top, absl::Duration* resolve_after) {
+void ParseIncidents(const ConfigNode& top, AgentConfig* cfg) {
   ConfigNode inc = top.Child("incidents");
-  if (inc.IsDefined() && inc.ExpectMap()) {
-    inc.CheckKeys({"resolve_after"});
-    *resolve_after = inc.GetDuration("resolve_after", *resolve_after);
-    if (*resolve_after < absl::Seconds(1)) inc.ErrorAt("resolve_after", "must be at least 1s");
+  if (!inc.IsDefined() || !inc.ExpectMap()) return;
+  inc.CheckKeys({"resolve_after", "aftermath_window", "update_interval"});
+  cfg->resolve_after = inc.GetDuration("resolve_after", cfg->resolve_after);
+  if (cfg->resolve_after < absl::Seconds(1)) inc.ErrorAt("resolve_after", "must be at least 1s");
+  cfg->aftermath_window = inc.GetDuration("aftermath_window", cfg->aftermath_window);
+  if (cfg->aftermath_window < absl::ZeroDuration()) {
+    inc.ErrorAt("aftermath_window", "must not be negative");
+  }
+  cfg->incident_update_interval = inc.GetDuration("update_interval", cfg->incident_update_interval);
+  if (cfg->incident_update_interval < absl::ZeroDuration()) {
+    inc.ErrorAt("update_interval", "must not be negative");
   }
 }
 
@@ -293,7 +300,7 @@ absl::StatusOr<AgentConfig> ParseConfig(const std::string& text, const std::stri
   ParseGlobals(top, &cfg);
   ParseTargets(top, &cfg.targets);
   ParseDetectors(top, &cfg.detectors);
-  ParseIncidents(top, &cfg.resolve_after);
+  ParseIncidents(top, &cfg);
   ParseMaintenance(top.Child("maintenance"), &cfg.maintenance);
   ParseActionSections(top, &cfg);
 

@@ -107,6 +107,12 @@ struct AgentConfig {
   std::vector<TargetConfig> targets;
   DetectorsConfig detectors;
   absl::Duration resolve_after = absl::Seconds(60);
+  // incidents.aftermath_window: failed logins or rollbacks join a
+  // destructive incident this long after its last destructive signal.
+  absl::Duration aftermath_window = absl::Minutes(10);
+  // incidents.update_interval: at most one page update per incident per
+  // interval (PagerDuty rate-limits per routing key).
+  absl::Duration incident_update_interval = absl::Seconds(10);
   MaintenanceConfig maintenance;
   AlertingConfig alerting;
   RemediationConfig remediation;

@@ -172,23 +172,25 @@ bool Responder::EnsureRemediator() {
 void Responder::Respond(const std::vector<Incident>& touched) {
   if (config_.remediation.mode == RemediationMode::kOff) return;
   for (const Incident& inc : touched) {
-    if (inc.table.empty()) continue;
-    // The incident's rows removed, then its rows overwritten.
-    for (bool updates : {false, true}) {
-      auto cached = cache_.find(CacheKey(inc.object, updates));
-      if (cached != cache_.end() && !cached->second.attribution.culprits.empty()) {
-        RespondTo(inc, cached->second.attribution);
+    // Each table of the incident: its rows removed, then its rows overwritten.
+    for (const auto& [object, member] : inc.members) {
+      if (member.table.empty()) continue;
+      for (bool updates : {false, true}) {
+        auto cached = cache_.find(CacheKey(object, updates));
+        if (cached != cache_.end() && !cached->second.attribution.culprits.empty()) {
+          RespondTo(inc, TableRef{member.schema, member.table}, cached->second.attribution);
+        }
       }
     }
   }
 }
 
-void Responder::RespondTo(const Incident& inc, const Attribution& attr) {
+void Responder::RespondTo(const Incident& inc, const TableRef& table, const Attribution& attr) {
   const absl::Time now = clock_->Now();
   RemediationRequest req;
   req.incident_id = absl::StrCat(inc.id);
   req.target = target_.name;
-  req.tables = {TableRef{inc.schema, inc.table}};
+  req.tables = {table};
   req.attribution = attr;
   // Candidates: the top culprit (acted on or refused with a reason) and any
   // other role that removed rows (for an update_spike: updated them) or
@@ -225,7 +227,7 @@ void Responder::RespondTo(const Incident& inc, const Attribution& attr) {
                      << (rec.sql.empty() ? "" : absl::StrCat(": ", rec.sql));
   }
   if (!records.empty()) {
-    incidents_->Annotate(inc.id, "remediation", actions, absl::StrJoin(done, ", "));
+    incidents_->Annotate(inc.id, "remediation", actions, absl::StrJoin(done, ", "), now);
   }
 }
 

@@ -50,7 +50,7 @@ class Responder {
  private:
   bool EnsureRemediator();
   // RespondTo hands one attribution of incident `inc` to the Remediator.
-  void RespondTo(const Incident& inc, const Attribution& attr);
+  void RespondTo(const Incident& inc, const TableRef& table, const Attribution& attr);
 
   const AgentConfig& config_;
   TargetConfig target_;

@@ -29,8 +29,7 @@ struct TableSeries {
 };
 
 void Mirror(prometheus::Counter* c, int64_t* last, int64_t now) {
-  // A Prometheus counter only goes up: follow the PostgreSQL counter by its
-  // increments; after a reset, its new value is the increment.
+  // Counters only go up: follow increments; after a reset, its new value is one.
   const int64_t delta = now >= *last ? now - *last : now;
   if (delta > 0) c->Increment(static_cast<double>(delta));
   *last = now;
@@ -84,7 +83,10 @@ TargetLoop::~TargetLoop() { Stop(); }
 
 TargetWatch::Silencer TargetLoop::MaintenanceSilencer() {
   return [this](const std::string& schema, const std::string& table, absl::Time t) {
-    const std::string window = InMaintenance(config_.maintenance, target_.name, schema, table, t);
+    std::string window = InMaintenance(config_.maintenance, target_.name, schema, table, t);
+    const TableRef* parent = window.empty() ? partitions_.ParentOf(schema, table) : nullptr;
+    if (parent)
+      window = InMaintenance(config_.maintenance, target_.name, parent->schema, parent->table, t);
     return window.empty() ? window : absl::StrCat("maintenance window ", window);
   };
 }

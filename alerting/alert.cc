@@ -40,6 +40,7 @@ nlohmann::json AlertToJson(const Alert& alert) {
       {"source", alert.source},
       {"target", alert.target},
       {"object", alert.object},
+      {"role", alert.role},
       {"kind", alert.kind},
       {"incident_id", alert.incident_id},
       {"timestamp", absl::FormatTime(absl::RFC3339_full, alert.timestamp, absl::UTCTimeZone())},
@@ -93,6 +94,8 @@ bool AlertFromJson(const nlohmann::json& j, Alert* out, std::string* error) {
     *error = absl::StrCat("bad timestamp '", timestamp, "': ", parse_error);
     return false;
   }
+  auto role = j.find("role");  // absent in entries queued by older versions
+  if (role != j.end() && role->is_string()) a.role = role->get<std::string>();
   auto id = j.find("incident_id");
   if (id != j.end() && id->is_number_integer()) a.incident_id = id->get<int64_t>();
   auto details = j.find("details");

@@ -43,6 +43,8 @@ struct Alert {
   std::string target;
   // object is the affected object ("public.customers") or "database".
   std::string object;
+  // role is the culprit the incident is about ("" while unattributed).
+  std::string role;
   // kind is the incident kind ("row_loss", "truncate", "drop_table",
   // "delete_spike", "rollback_ratio", ...).
   std::string kind;

@@ -111,7 +111,18 @@ class AlertmanagerSink : public HttpSink {
     const absl::Time now = clock_->Now();
     const absl::Time at = a.timestamp == absl::UnixEpoch() ? now : a.timestamp;
     auto it = active_.find(a.dedup_key);
+    nlohmann::json body = nlohmann::json::array();
     if (a.action == AlertAction::kTrigger) {
+      // The labels changed (attribution named the culprit: a `role` label):
+      // the old label set is resolved and the new one fires in its place.
+      if (it != active_.end() && it->second.firing &&
+          it->second.labels.value("role", "") != a.role) {
+        Active retired = it->second;
+        retired.firing = false;
+        retired.resolved_at = std::max(now, retired.starts_at);
+        body.push_back(Render(retired, now));
+        it->second.labels["role"] = MakeValidUtf8(a.role, 256);
+      }
       if (it == active_.end() || !it->second.firing) {
         Active fresh;
         fresh.labels = AlertmanagerLabels(a);
@@ -132,7 +143,7 @@ class AlertmanagerSink : public HttpSink {
     }
     it->second.last = a;
     if (next_resend_ == absl::InfiniteFuture()) next_resend_ = now + config_.resend_interval;
-    nlohmann::json body = nlohmann::json::array({Render(it->second, now)});
+    body.push_back(Render(it->second, now));
     return Post(DumpJson(body), {}, guard);
   }
 

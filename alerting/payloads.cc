@@ -147,7 +147,7 @@ nlohmann::json BuildPagerDutyEvent(const Alert& alert, const std::string& routin
 }
 
 nlohmann::json AlertmanagerLabels(const Alert& alert) {
-  return {
+  nlohmann::json labels = {
       {"alertname", "PgwardenIncident"},
       {"environment", MakeValidUtf8(alert.environment, 256)},
       {"target", MakeValidUtf8(alert.target, 256)},
@@ -155,7 +155,12 @@ nlohmann::json AlertmanagerLabels(const Alert& alert) {
       {"kind", MakeValidUtf8(alert.kind, 256)},
       {"severity", SeverityOf(alert)},
       {"dedup_key", MakeValidUtf8(alert.dedup_key, 256)},
+      // incident: the same on every agent (the dedup key), so that
+      // Alertmanager groups by it across agents.
+      {"incident", MakeValidUtf8(alert.dedup_key, 256)},
   };
+  if (!alert.role.empty()) labels["role"] = MakeValidUtf8(alert.role, 256);
+  return labels;
 }
 
 nlohmann::json BuildAlertmanagerAlert(const nlohmann::json& labels, const Alert& alert,

@@ -16,6 +16,32 @@ absl::StatusOr<SignalKind> KindFrom(const nlohmann::json& j) {
   return *kind;
 }
 
+nlohmann::json MemberJson(const IncidentMember& m) {
+  return {{"schema", m.schema},          {"table", m.table},
+          {"kinds", KindNames(m.kinds)}, {"rows_before", m.rows_before},
+          {"rows_now", m.rows_now},      {"rows_updated", m.rows_updated},
+          {"partitions", m.partitions},  {"last_fired_unix_ms", absl::ToUnixMillis(m.last_fired)}};
+}
+
+absl::StatusOr<IncidentMember> MemberFrom(const nlohmann::json& j) {
+  IncidentMember m;
+  m.schema = j.at("schema").get<std::string>();
+  m.table = j.at("table").get<std::string>();
+  for (const nlohmann::json& k : j.at("kinds")) {
+    absl::StatusOr<SignalKind> one = KindFrom(k);
+    if (!one.ok()) return one.status();
+    m.kinds.insert(*one);
+  }
+  m.rows_before = j.at("rows_before").get<int64_t>();
+  m.rows_now = j.at("rows_now").get<int64_t>();
+  m.rows_updated = j.at("rows_updated").get<int64_t>();
+  if (j.contains("partitions")) {
+    m.partitions = j.at("partitions").get<std::map<std::string, std::pair<int64_t, int64_t>>>();
+  }
+  m.last_fired = absl::FromUnixMillis(j.at("last_fired_unix_ms").get<int64_t>());
+  return m;
+}
+
 }  // namespace
 
 nlohmann::json KindNames(const std::set<SignalKind>& kinds) {
@@ -29,20 +55,28 @@ nlohmann::json StatusJson(const Incident& inc) {
                       {"dedup_key", inc.dedup_key},
                       {"target", inc.target},
                       {"object", inc.object},
+                      {"role", inc.role},
                       {"kind", SignalKindName(inc.kind)},
                       {"kinds", KindNames(inc.kinds)},
                       {"severity", SeverityName(inc.severity)},
                       {"open", inc.open},
                       {"opened", Rfc3339(inc.opened)},
                       {"last_fired", Rfc3339(inc.last_fired)},
-                      {"summary", inc.summary},
+                      {"summary", inc.note.empty() ? inc.summary : inc.summary + "; " + inc.note},
                       {"details", inc.details}};
   if (!inc.open) j["resolved"] = Rfc3339(inc.resolved_at);
   return j;
 }
 
 nlohmann::json StateJson(const Incident& inc) {
+  nlohmann::json members = nlohmann::json::object();
+  for (const auto& [object, m] : inc.members) members[object] = MemberJson(m);
   return {{"id", inc.id},
+          {"role", inc.role},
+          {"members", members},
+          {"last_destructive_unix_ms", inc.last_destructive == absl::InfinitePast()
+                                           ? int64_t{0}
+                                           : absl::ToUnixMillis(inc.last_destructive)},
           {"dedup_key", inc.dedup_key},
           {"target", inc.target},
           {"schema", inc.schema},
@@ -55,6 +89,7 @@ nlohmann::json StateJson(const Incident& inc) {
           {"last_fired_unix_ms", absl::ToUnixMillis(inc.last_fired)},
           {"events", inc.events},
           {"summary", inc.summary},
+          {"note", inc.note},
           {"details", inc.details}};
 }
 
@@ -83,6 +118,25 @@ absl::StatusOr<Incident> FromStateJson(const nlohmann::json& j) {
     inc.events = j.at("events").get<int64_t>();
     inc.summary = j.at("summary").get<std::string>();
     inc.details = j.at("details");
+    // Written since incidents group by culprit; absent in older state files.
+    inc.role = j.value("role", std::string());
+    inc.note = j.value("note", std::string());
+    if (j.contains("members")) {
+      for (const auto& [object, mj] : j.at("members").items()) {
+        absl::StatusOr<IncidentMember> m = MemberFrom(mj);
+        if (!m.ok()) return m.status();
+        inc.members.emplace(object, *std::move(m));
+      }
+    }
+    if (inc.members.empty()) {
+      IncidentMember& m = inc.members[inc.object];
+      m.schema = inc.schema;
+      m.table = inc.table;
+      m.kinds = inc.kinds;
+      m.last_fired = inc.last_fired;
+    }
+    const int64_t last_destructive = j.value("last_destructive_unix_ms", int64_t{0});
+    if (last_destructive > 0) inc.last_destructive = absl::FromUnixMillis(last_destructive);
     return inc;
   } catch (const nlohmann::json::exception& e) {
     return absl::InvalidArgumentError(e.what());

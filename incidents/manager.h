@@ -29,6 +29,13 @@ struct IncidentManagerOptions {
   // resolve_after: an incident resolves once none of its signals fired for
   // this long.
   absl::Duration resolve_after = absl::Seconds(60);
+  // aftermath_window: a failed-login storm or rollback spike joins a
+  // destructive incident of its target while that is open, and for this
+  // long after its last destructive signal (reopening it if it resolved).
+  absl::Duration aftermath_window = absl::Minutes(10);
+  // update_interval: at most one update (re-sent trigger) per incident per
+  // interval; changes in between are sent together when it has passed.
+  absl::Duration update_interval = absl::Seconds(10);
   // history: resolved incidents kept for the status page.
   size_t history = 50;
   // state_file keeps the open incidents across restarts (written whenever
@@ -37,7 +44,11 @@ struct IncidentManagerOptions {
 };
 
 // IncidentManager opens, updates and resolves incidents, and sends one
-// trigger per incident (again when a new kind joins) and one resolve.
+// trigger per incident (again, at most once per update_interval, when a new
+// kind or object joins, the severity rises or an annotation arrives) and one
+// resolve. The cause is the incident: an attributed signal joins the open
+// incident of its (target, culprit role); an unattributed one joins the
+// incident its object is in, else opens one of its own.
 // Thread-safe: several target loops share one manager. The state file is
 // written and alerts are handed on after the lock is released, so the
 // status page never waits on a disk.
@@ -61,12 +72,13 @@ class IncidentManager {
   // Observe feeds the events one target produced at one tick and returns a
   // copy of each incident they touched.
   std::vector<Incident> Observe(const std::string& target, const std::vector<SignalEvent>& events);
-  // Tick resolves incidents whose signals have been quiet for resolve_after.
+  // Tick sends the updates that waited for update_interval and resolves
+  // incidents whose signals have been quiet for resolve_after.
   void Tick(absl::Time now);
   // Annotate merges `details` under `key` into an open incident's details
   // (attribution, remediation results) and re-sends its trigger.
   void Annotate(int64_t id, const std::string& key, const nlohmann::json& details,
-                const std::string& summary_suffix);
+                const std::string& summary_suffix, absl::Time now);
 
   std::vector<Incident> Open() const;
   nlohmann::json StatusJson() const;
@@ -83,10 +95,38 @@ class IncidentManager {
   void Touch(Changes* changes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Apply writes the state and sends the alerts (mu_ not held).
   void Apply(const Changes& changes) ABSL_LOCKS_EXCLUDED(mu_);
+  // TickState is what one Observe call gathers: the incidents to (re-)page
+  // (id -> dedup key), and the incident that the unattributed TRUNCATEs and
+  // DROPs of this tick share (one statement, several tables).
+  struct TickState {
+    std::map<int64_t, std::string> to_page;
+    std::string batch_key;
+    Changes* changes = nullptr;
+  };
   // Merge folds one event into the open incidents (mu_ held).
-  // The incidents to (re-)page are added to `to_page` (id -> dedup key).
-  void Merge(const std::string& target, const SignalEvent& ev, std::map<int64_t, Incident>* touched,
-             std::map<int64_t, std::string>* to_page) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Merge(const std::string& target, const SignalEvent& ev, TickState* tick)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Find picks the incident an event joins, or null (mu_ held); it may
+  // reopen a recently resolved incident or fold an unattributed one into its
+  // culprit's.
+  Incident* Find(const std::string& target, const SignalEvent& ev, TickState* tick)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Incident* OpenIncident(const std::string& target, const SignalEvent& ev, const std::string& role)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // AftermathHost is the destructive incident an aftermath signal at `t`
+  // joins: open, or resolved within aftermath_window of its last
+  // destructive signal (then reopened); null if none.
+  Incident* AftermathHost(const std::string& target, absl::Time t)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Absorb moves `from`'s objects into `into` and resolves `from` with a
+  // note naming `into` (mu_ held).
+  void Absorb(const std::string& from_key, Incident* into, absl::Time now, Changes* changes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Page sends a trigger for `inc` now, or marks it due when the last one
+  // was sent less than update_interval ago (mu_ held).
+  void Page(Incident* inc, absl::Time now, Changes* changes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Retire resolves an open incident (mu_ held; the caller erases it).
+  void Retire(Incident* inc, absl::Time now, Changes* changes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   IncidentManagerOptions options_;
   Notifier* notifier_;

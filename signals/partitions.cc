@@ -41,8 +41,8 @@ void PartitionMap::Update(const std::vector<TableStat>& tables, absl::Time now,
     ev.oid = t.oid;
     ev.severity = Severity::kError;
     ev.time = now;
-    ev.description = absl::StrCat("partition ", t.schema, ".", t.name, " detached (",
-                                  t.live_rows, " rows no longer in the partitioned table)");
+    ev.description = absl::StrCat("partition ", t.schema, ".", t.name, " detached (", t.live_rows,
+                                  " rows no longer in the partitioned table)");
     ev.figures = {{"change", "detach_partition"}, {"rows", t.live_rows}};
     detached.push_back(std::move(ev));
     // Kept for one more snapshot, so the event below still rolls up.

@@ -31,6 +31,13 @@ class PartitionMap {
   // partitioned table. Events already rolled up are left alone.
   void RollUp(std::vector<SignalEvent>* events) const;
   size_t size() const { return now_.size(); }
+  // ParentOf is the partitioned table a partition (named, as of the last
+  // two snapshots) belongs to, or null: a maintenance window on the
+  // partitioned table covers its partitions.
+  const TableRef* ParentOf(const std::string& schema, const std::string& table) const {
+    const Partition* p = Find(0, schema, table);
+    return p == nullptr ? nullptr : &p->root;
+  }
 
  private:
   struct Partition {

@@ -48,6 +48,10 @@ TEST_CASE("IncidentManager groups a table's signals into one page with one key",
   // A new kind on the same table joins the incident and re-sends the page.
   m.Observe("shop", {Event(SignalKind::kDeleteSpike, "customers", t0 + absl::Seconds(2),
                            Severity::kError)});
+  // ... once the update interval (10 s) since the first page has passed.
+  m.Tick(t0 + absl::Seconds(9));
+  CHECK(rec.alerts.size() == 1);
+  m.Tick(t0 + absl::Seconds(10));
   REQUIRE(rec.alerts.size() == 2);
   CHECK(rec.alerts[1].dedup_key == rec.alerts[0].dedup_key);
   CHECK(m.Open().size() == 1);
@@ -134,7 +138,8 @@ TEST_CASE("IncidentManager keeps open incidents across a restart and resolves th
     m.Observe("shop", {Event(SignalKind::kRowLoss, "customers", t0 + absl::Seconds(40))});
     REQUIRE(m.Open().size() == 1);
     id = m.Open()[0].id;
-    m.Annotate(id, "remediation", {{"done", true}}, "nologin on cleanup_job");
+    m.Annotate(id, "remediation", {{"done", true}}, "nologin on cleanup_job",
+               t0 + absl::Seconds(41));
   }  // the process dies here: no resolve was sent
   Recorder rec;
   IncidentManager m(o, &rec);
@@ -150,7 +155,7 @@ TEST_CASE("IncidentManager keeps open incidents across a restart and resolves th
   CHECK(inc.id == id);
   CHECK(inc.dedup_key == "pgwarden/production/shop/public.customers");
   CHECK(inc.severity == Severity::kCritical);
-  CHECK(absl::StrContains(inc.summary, "nologin on cleanup_job"));
+  CHECK(absl::StrContains(inc.note, "nologin on cleanup_job"));
   CHECK(inc.details["remediation"]["done"] == true);
   CHECK(active[SignalKind::kRowLoss] == 1);  // active again, not counted as newly opened
   CHECK(opened_count == 0);

@@ -119,10 +119,13 @@ TEST_CASE(
         return ev.value("event_action", "") == "trigger" &&
                absl::StrContains(ev["payload"].value("summary", ""), "pgwarden undo");
       },
-      absl::Seconds(10));
+      absl::Seconds(20));  // an update: at most one per incident per 10 s
   REQUIRE(done_page.has_value());
+  // The incident is the culprit's; the first page's attribution (taken
+  // while the script ran) names its application.
+  CHECK(done_page->body["payload"]["custom_details"].value("culprit", "") == "cleanup_job");
   const nlohmann::json& attribution =
-      done_page->body["payload"]["custom_details"]["row_loss"]["attribution"];
+      page->body["payload"]["custom_details"]["row_loss"]["attribution"];
   INFO(done_page->body.dump(2));
   CHECK(attribution["culprits"][0]["role"] == "cleanup_job");
   CHECK(attribution["culprits"][0]["application"] == "nightly-cleanup");

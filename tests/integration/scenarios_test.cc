@@ -13,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "devtools/process.h"
 #include "tests/integration/scenario.h"
+#include "tests/integration/storms.h"
 
 namespace pgwarden::testing {
 namespace {
@@ -87,37 +88,6 @@ TEST_CASE("Scenario 2: TRUNCATE and DROP TABLE page at the next sample",
       absl::Seconds(5)));
   CHECK(sc.pager.violations().empty());
 }
-
-// FailedLogins tries to log in as `role` with a wrong password, `per_second`
-// times a second (0: as fast as it can), until stopped; counts attempts.
-class FailedLogins {
- public:
-  FailedLogins(std::string dsn, double per_second) : dsn_(std::move(dsn)), rate_(per_second) {
-    thread_ = std::thread([this] {
-      while (!stop_) {
-        try {
-          pqxx::connection c(dsn_);
-        } catch (const std::exception&) {
-          ++attempts_;
-        }
-        if (rate_ > 0) absl::SleepFor(absl::Seconds(1.0 / rate_));
-      }
-    });
-  }
-  ~FailedLogins() { Stop(); }
-  void Stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  int64_t attempts() const { return attempts_; }
-
- private:
-  std::string dsn_;
-  double rate_;
-  std::atomic<bool> stop_{false};
-  std::atomic<int64_t> attempts_{0};
-  std::thread thread_;
-};
 
 TEST_CASE(
     "Scenario 4: a failed-login storm and a rollback-ratio jump page, background rates "
