@@ -145,8 +145,7 @@ std::string GroupSummary(const Incident& inc) {
     absl::StrAppend(&what, what.empty() ? "" : " and ", "overwrote ", FormatCount(updated),
                     " rows");
   }
-  const std::string tables =
-      absl::StrCat(objects, " tables (", absl::StrJoin(largest, ", "), ")");
+  const std::string tables = absl::StrCat(objects, " tables (", absl::StrJoin(largest, ", "), ")");
   if (inc.role.empty()) return absl::StrCat(tables, ": ", what, " by an unknown role");
   return absl::StrCat("role ", inc.role, " ", what, " from ", tables);
 }

@@ -1,12 +1,13 @@
 // One incident per cause: the tables a culprit hits, what follows, and how
 // often the page is updated.
+#include "incidents/grouping.h"
+
 #include <map>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "catch2/catch.hpp"
-#include "incidents/grouping.h"
 #include "incidents/manager.h"
 
 namespace pgwarden {
@@ -106,8 +107,8 @@ TEST_CASE("two roles wiping two tables are two incidents, each naming its role",
   IncidentManager m(Options(), &rec);
   m.Observe("shop", {Loss("customers", 1000, 100, At(0), "alice"),
                      Loss("orders", 1000, 200, At(0), "bob")});
-  m.Observe("shop", {Loss("customers", 1000, 50, At(1), "alice"),
-                     Loss("orders", 1000, 100, At(1), "bob")});
+  m.Observe("shop",
+            {Loss("customers", 1000, 50, At(1), "alice"), Loss("orders", 1000, 100, At(1), "bob")});
   REQUIRE(m.Open().size() == 2);
   std::map<std::string, std::string> role_by_key;
   for (const Incident& inc : m.Open()) role_by_key[inc.dedup_key] = inc.role;
@@ -146,7 +147,8 @@ TEST_CASE("an unattributed table joins its culprit's incident once attribution n
   CHECK(inc.members.at("public.orders").rows_now == 300);
   bool joined = false;
   for (const Alert& a : rec.alerts) {
-    if (a.action == AlertAction::kResolve && a.dedup_key == "pgwarden/production/shop/public.orders") {
+    if (a.action == AlertAction::kResolve &&
+        a.dedup_key == "pgwarden/production/shop/public.orders") {
       joined = absl::StrContains(a.summary, "joined incident " + std::to_string(inc.id));
     }
   }

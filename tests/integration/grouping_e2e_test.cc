@@ -30,7 +30,8 @@ std::string CreateTablesSql() {
     absl::StrAppend(&sql, "CREATE TABLE ", t, " (id bigint PRIMARY KEY, v text);", "INSERT INTO ",
                     t, " SELECT g, 'x' FROM generate_series(1, ", kRows, ") g;");
   }
-  absl::StrAppend(&sql, "CREATE TABLE events (id bigint NOT NULL, v text) PARTITION BY RANGE (id);");
+  absl::StrAppend(&sql,
+                  "CREATE TABLE events (id bigint NOT NULL, v text) PARTITION BY RANGE (id);");
   for (int i = 0; i < kPartitions; ++i) {
     absl::StrAppend(&sql, "CREATE TABLE events_p", i, " PARTITION OF events FOR VALUES FROM (",
                     i * kPartitionRows + 1, ") TO (", (i + 1) * kPartitionRows + 1, ");");
@@ -45,8 +46,7 @@ std::string CreateTablesSql() {
 
 // Batches deletes `rounds` rounds of `batch` rows from each of `tables`,
 // one transaction per batch, pausing `pause` after each round.
-std::string Batches(const std::vector<std::string>& tables, int rounds, int batch,
-                    double pause) {
+std::string Batches(const std::vector<std::string>& tables, int rounds, int batch, double pause) {
   std::string sql;
   for (int r = 0; r < rounds; ++r) {
     for (const std::string& t : tables) {
@@ -151,8 +151,8 @@ TEST_CASE("Incidents: two roles wiping two tables at once are two incidents, eac
   REQUIRE(sc.pg->Psql(CreateTablesSql(), kShopDatabase).ok());
   sc.StartAgent(sc.Yaml());
   auto a = StartCleanupJob(*sc.pg, Batches({"carts"}, 10, 1000, 0.5));
-  auto b = StartPsqlJob(*sc.pg, Batches({"audit_trail"}, 10, 1000, 0.5), "archiver",
-                        "archiver-pw", "archive-job");
+  auto b = StartPsqlJob(*sc.pg, Batches({"audit_trail"}, 10, 1000, 0.5), "archiver", "archiver-pw",
+                        "archive-job");
   REQUIRE(a.ok());
   REQUIRE(b.ok());
   auto wa = WaitProcess(*a, absl::Seconds(30));
@@ -200,7 +200,8 @@ TEST_CASE("Incidents: the failed logins and rollbacks after a cleanup update its
     FailedLogins guess1(sc.pg->Dsn("shop", "app", "wrong"), 0);
     FailedLogins guess2(sc.pg->Dsn("shop", "app", "wrong-too"), 0);
     RollbackStorm storm(sc.pg->Dsn("shop", kAppRole, kAppPassword),
-                        "INSERT INTO orders (customer_id, amount) VALUES (1, 1)", absl::Seconds(20));
+                        "INSERT INTO orders (customer_id, amount) VALUES (1, 1)",
+                        absl::Seconds(20));
     auto updated = sc.pager.WaitFor(
         [&](const nlohmann::json& b) {
           if (b.value("event_action", "") != "trigger" || b.value("dedup_key", "") != key) {
