@@ -9,22 +9,10 @@
 #include "absl/strings/match.h"
 #include "catch2/catch.hpp"
 #include "incidents/manager.h"
+#include "tests/incidents/recorder.h"
 
 namespace pgwarden {
 namespace {
-
-class Recorder : public Notifier {
- public:
-  void Notify(const Alert& a) override { alerts.push_back(a); }
-  std::vector<Alert> alerts;
-  std::vector<Alert> Triggers() const {
-    std::vector<Alert> out;
-    for (const Alert& a : alerts) {
-      if (a.action == AlertAction::kTrigger) out.push_back(a);
-    }
-    return out;
-  }
-};
 
 const absl::Time kT0 = absl::FromUnixSeconds(1700000000);
 

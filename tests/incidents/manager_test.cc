@@ -9,15 +9,10 @@
 
 #include "absl/strings/match.h"
 #include "catch2/catch.hpp"
+#include "tests/incidents/recorder.h"
 
 namespace pgwarden {
 namespace {
-
-class Recorder : public Notifier {
- public:
-  void Notify(const Alert& a) override { alerts.push_back(a); }
-  std::vector<Alert> alerts;
-};
 
 SignalEvent Event(SignalKind kind, const std::string& table, absl::Time t,
                   Severity sev = Severity::kCritical) {
