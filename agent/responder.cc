@@ -232,7 +232,7 @@ void Responder::RespondTo(const Incident& inc, const TableRef& table, const Attr
 }
 
 void Responder::Guard(pg::Session& sample_conn, const std::vector<TableRef>& watched,
-                      absl::Time now, std::vector<SignalEvent>* events) {
+                      absl::Time now, const TargetWatch::Silencer& silencer, WatchResult* out) {
   const RemediationConfig& rc = config_.remediation;
   if (!rc.inflight.enabled && !rc.runaway.enabled) return;
   pg::Session* conn = &sample_conn;
@@ -245,7 +245,9 @@ void Responder::Guard(pg::Session& sample_conn, const std::vector<TableRef>& wat
     guard_ = std::make_unique<SessionGuard>(rc, nullptr, clock_);
   }
   absl::StatusOr<std::vector<SessionFinding>> findings =
-      guard_->Check(*conn, target_.name, watched);
+      guard_->Check(*conn, target_.name, watched, [&](const TableRef& t) {
+        return silencer ? silencer(t.schema, t.table, now) : std::string();
+      });
   if (!findings.ok()) {
     PGW_LOG(Warning) << "target " << target_.name << ": session guard: " << findings.status();
     degraded_->Count(target_.name, kDegradedSessionGuard);
@@ -274,7 +276,11 @@ void Responder::Guard(pg::Session& sample_conn, const std::vector<TableRef>& wat
                         ActionKindName(rec.action));
       }
     }
-    events->push_back(std::move(ev));
+    if (!f.window.empty()) {
+      out->suppressed.emplace_back(std::move(ev), f.window);
+    } else {
+      out->events.push_back(std::move(ev));
+    }
   }
 }
 

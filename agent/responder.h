@@ -43,9 +43,11 @@ class Responder {
   // Guard looks for destructive statements in flight on `watched` tables
   // and runaway sessions (one pg_stat_activity query), cancelling or
   // terminating them through the Remediator's guards in enforce mode, and
-  // appends one event per finding.
+  // appends one event per finding to `out` (a finding on a table `silencer`
+  // names a maintenance window for is never acted on, and is appended to
+  // out->suppressed).
   void Guard(pg::Session& sample_conn, const std::vector<TableRef>& watched, absl::Time now,
-             std::vector<SignalEvent>* events);
+             const TargetWatch::Silencer& silencer, WatchResult* out);
 
  private:
   bool EnsureRemediator();

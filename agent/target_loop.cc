@@ -174,7 +174,7 @@ void TargetLoop::FastOnce(bool stream_only) {
   const absl::Time now = clock_->Now();
   WatchResult result;
   fast_.Tick(*conn, now, &result, stream_only);
-  if (!stream_only) responder_.Guard(*conn, watched_, now, &result.events);
+  if (!stream_only) responder_.Guard(*conn, watched_, now, MaintenanceSilencer(), &result);
   Handle(result);
   incidents_->Tick(clock_->Now());
 }
@@ -246,7 +246,7 @@ void TargetLoop::RunOnce() {
   if (pg::Session* conn = sampler_.session()) {
     responder_.Observe(*conn);
     fast_.Tick(*conn, snap->time, &result);
-    responder_.Guard(*conn, watched_, snap->time, &result.events);
+    responder_.Guard(*conn, watched_, snap->time, MaintenanceSilencer(), &result);
   }
   TargetLoopSeries& series = *series_;
   if (series.commits == nullptr) {

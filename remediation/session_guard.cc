@@ -172,6 +172,7 @@ nlohmann::json SessionFinding::ToJson() const {
     j["statement"] = statement;
   }
   if (!blocked_pids.empty()) j["blocked_pids"] = blocked_pids;
+  if (!window.empty()) j["maintenance_window"] = window;
   return j;
 }
 
@@ -203,7 +204,8 @@ SessionGuard::SessionGuard(const RemediationConfig& config, Remediator* remediat
     : config_(config), remediator_(remediator), clock_(clock) {}
 
 absl::StatusOr<std::vector<SessionFinding>> SessionGuard::Check(
-    pg::Session& conn, const std::string& target, const std::vector<TableRef>& watched) {
+    pg::Session& conn, const std::string& target, const std::vector<TableRef>& watched,
+    const WindowOf& window) {
   std::vector<SessionFinding> findings;
   if (!config_.inflight.enabled && !config_.runaway.enabled) return findings;
   if (config_.inflight.enabled) CheckPrivileges(conn, target, watched);
@@ -245,12 +247,15 @@ absl::StatusOr<std::vector<SessionFinding>> SessionGuard::Check(
     }
     if (config_.runaway.enabled) FindRunaway(r, blocking, config_.runaway, &mine);
     if (mine.empty()) continue;
-    for (SessionFinding& f : mine) f.backend_start = r.backend_start;
+    for (SessionFinding& f : mine) {
+      f.backend_start = r.backend_start;
+      if (window && !f.table.table.empty()) f.window = window(f.table);
+    }
     seen.insert(Key{r.info.pid, r.backend_start, r.xact_raw});
     // One enforcement sequence per backend and transaction, on the first
     // finding that may be acted on.
     for (SessionFinding& f : mine) {
-      if (f.allowed || !f.certain) continue;
+      if (f.allowed || !f.certain || !f.window.empty()) continue;
       std::vector<TableRef> tables;
       if (!f.table.table.empty()) tables.push_back(f.table);
       Enforce(conn, target, r.xact_raw, &f, tables);

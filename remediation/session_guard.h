@@ -1,6 +1,7 @@
 #ifndef PGWARDEN_REMEDIATION_SESSION_GUARD_H_
 #define PGWARDEN_REMEDIATION_SESSION_GUARD_H_
 
+#include <functional>
 #include <map>
 #include <string>
 #include <tuple>
@@ -55,6 +56,9 @@ struct SessionFinding {
   std::vector<int> blocked_pids;
   // allowed: the role is in inflight.allowed_roles (reported, never acted on).
   bool allowed = false;
+  // window: the maintenance window covering `table`, if any (never acted
+  // on; the caller reports it as silenced).
+  std::string window;
   // certain: the destructive statement is visible in the session's query
   // text. Uncertain findings come from locks alone (an open transaction,
   // older than kUncertainMinAge, holding RowExclusiveLock or
@@ -89,8 +93,13 @@ class SessionGuard {
   // Check returns this tick's findings; `watched` are the watched tables.
   // A watched object the role may not read never fails the check: it is
   // listed in ObjectErrors (logged once) and its writes are not measured.
+  // `window`, when set, names the maintenance window covering a table (or
+  // returns empty): findings on it are reported with that window and never
+  // acted on.
+  using WindowOf = std::function<std::string(const TableRef&)>;
   absl::StatusOr<std::vector<SessionFinding>> Check(pg::Session& conn, const std::string& target,
-                                                    const std::vector<TableRef>& watched);
+                                                    const std::vector<TableRef>& watched,
+                                                    const WindowOf& window = nullptr);
 
   // unreadable lists the watched objects found unreadable at the last
   // privilege check.

@@ -9,6 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "devtools/process.h"
 #include "tests/integration/scenario.h"
 
@@ -414,6 +415,34 @@ TEST_CASE("Enforce: runaway sessions - idle in transaction and blocking - are pa
   CHECK(absl::StrContains(done[0]["sql"].get<std::string>(), std::to_string(forgetful_pid)));
   // The role itself keeps its login: runaway policy ends sessions, not roles.
   CHECK(ReadRole(su, kAppRole).can_login);
+}
+
+TEST_CASE("Enforce: a DELETE without WHERE in its table's maintenance window is not cancelled",
+          "[integration][remediation_e2e]") {
+  Scenario sc(20000);
+  const std::string start =
+      absl::FormatTime("%H:%M", absl::Now() - absl::Minutes(1), absl::UTCTimeZone());
+  sc.StartAgent(sc.Yaml(
+      "enforce", absl::StrCat(kEnforceActions, "maintenance:\n  windows:\n    - name: purge\n",
+                              "      start: \"", start, "\"\n      duration: 1h\n",
+                              "      tables: [\"public.customers\"]\n")));
+  // Held in flight for 4 s (several guard ticks), then rolled back: a
+  // cancel would make psql exit non-zero.
+  auto job = StartCleanupJob(
+      *sc.pg,
+      "\\set ON_ERROR_STOP 1\nBEGIN;\nDELETE FROM customers;\nSELECT pg_sleep(4);\nROLLBACK;\n");
+  REQUIRE(job.ok());
+  absl::StatusOr<int> job_exit = WaitProcess(*job, absl::Seconds(20));
+  if (!job_exit.ok()) StopProcess(*job, absl::Seconds(2));
+  absl::SleepFor(absl::Seconds(2));
+  INFO(sc.agent->Log());
+  REQUIRE(job_exit.ok());
+  CHECK(*job_exit == 0);
+  CHECK(sc.pager.events().empty());
+  CHECK(Records(AuditRecords(sc.pg->dir() + "/state/audit.log"), kCleanupRole, "done").empty());
+  CHECK(MetricValue(sc.agent->Metrics(), "pgwarden_signals_suppressed_total",
+                    {"reason=\"maintenance\""})
+            .value_or(0) >= 1);
 }
 
 }  // namespace
