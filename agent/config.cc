@@ -264,6 +264,17 @@ void ParseIncidents(const ConfigNode& top, AgentConfig* cfg) {
   }
 }
 
+// ParseBackup reads the `backup:` section.
+void ParseBackup(const ConfigNode& top, AgentConfig* cfg) {
+  ConfigNode backup = top.Child("backup");
+  if (!backup.IsDefined() || !backup.ExpectMap()) return;
+  backup.CheckKeys({"max_archive_age"});
+  cfg->max_archive_age = backup.GetDuration("max_archive_age", cfg->max_archive_age);
+  if (cfg->max_archive_age < absl::Minutes(1)) {
+    backup.ErrorAt("max_archive_age", "must be at least 1m");
+  }
+}
+
 // ParseActionSections reads `alerting:` and `remediation:` (the latter's
 // defaults apply when it is absent).
 void ParseActionSections(const ConfigNode& top, AgentConfig* cfg) {
@@ -296,11 +307,12 @@ absl::StatusOr<AgentConfig> ParseConfig(const std::string& text, const std::stri
   }
   top.CheckKeys({"environment", "instance", "listen", "interval", "fast_interval", "log_level",
                  "state_dir", "reconnect_max_backoff", "targets", "detectors", "incidents",
-                 "maintenance", "alerting", "remediation"});
+                 "maintenance", "alerting", "remediation", "backup"});
   ParseGlobals(top, &cfg);
   ParseTargets(top, &cfg.targets);
   ParseDetectors(top, &cfg.detectors);
   ParseIncidents(top, &cfg);
+  ParseBackup(top, &cfg);
   ParseMaintenance(top.Child("maintenance"), &cfg.maintenance);
   ParseActionSections(top, &cfg);
 

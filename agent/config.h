@@ -113,6 +113,9 @@ struct AgentConfig {
   // incidents.update_interval: at most one page update per incident per
   // interval (PagerDuty rate-limits per routing key).
   absl::Duration incident_update_interval = absl::Seconds(10);
+  // backup.max_archive_age: the last archived WAL segment may be this old
+  // while WAL is written before the archive pages as stale.
+  absl::Duration max_archive_age = absl::Minutes(15);
   MaintenanceConfig maintenance;
   AlertingConfig alerting;
   RemediationConfig remediation;

@@ -97,6 +97,7 @@ bool FastPath::PollStream(pg::Session& conn, absl::Time now, WatchResult* out, b
   }
   if (st.up && !streaming_) stream_watch_.Rebaseline();  // (re)started: a new level
   streaming_ = st.up;
+  if (recovery_ != nullptr) recovery_->ObserveTxns(txns);
   stream_watch_.AddTransactions(txns);
   if (streaming_) stream_watch_.Evaluate(now, out);
   for (const CoverageGap& gap : stream_->DrainGaps()) {

@@ -18,6 +18,7 @@
 #include "nlohmann/json.hpp"
 #include "pg/session.h"
 #include "signals/change_watch.h"
+#include "signals/recovery.h"
 #include "signals/table_watch.h"
 #include "sources/change_stream.h"
 #include "sources/pg_sampler.h"
@@ -50,6 +51,9 @@ class FastPath {
   void Tick(pg::Session& conn, absl::Time now, WatchResult* out, bool stream_only = false);
   // StatusJson lists the target's paths and their state, for /status.
   nlohmann::json StatusJson() const;
+  // set_recovery: the change stream's committed transactions are also
+  // handed to `recovery` (the loop's thread; may be null).
+  void set_recovery(RecoveryTracker* recovery) { recovery_ = recovery; }
 
  private:
   // ObserveXids records which session holds which xid (pg_stat_activity).
@@ -77,6 +81,7 @@ class FastPath {
   prometheus::Histogram& duration_;
   std::unique_ptr<ChangeStream> stream_;  // null unless change_stream.enabled
   bool streaming_ = false;
+  RecoveryTracker* recovery_ = nullptr;
   ChangeCounts published_;  // what the changes counters show
   std::string stream_state_;
   StatementCounters counters_;

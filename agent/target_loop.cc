@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "agent/target_loop_series.h"
 #include "core/log.h"
 #include "pg/connect.h"
 #include "remediation/object_access.h"
@@ -14,26 +15,6 @@ namespace pgwarden {
 namespace {
 // kFingerprintEvery is the statistics ticks between two catalog fingerprints.
 constexpr int kFingerprintEvery = 5;
-
-// TableSeries caches a table's metric handles so a tick does not rebuild
-// label sets for thousands of tables.
-struct TableSeries {
-  prometheus::Gauge* rows = nullptr;
-  prometheus::Counter* deleted = nullptr;
-  prometheus::Counter* inserted = nullptr;
-  prometheus::Gauge* score_rows = nullptr;
-  prometheus::Gauge* score_delete_rate = nullptr;
-  prometheus::Gauge* score_update_rate = nullptr;  // null unless update_rate is watched
-  int64_t last_deleted = 0;
-  int64_t last_inserted = 0;
-};
-
-void Mirror(prometheus::Counter* c, int64_t* last, int64_t now) {
-  // Counters only go up: follow increments; after a reset, its new value is one.
-  const int64_t delta = now >= *last ? now - *last : now;
-  if (delta > 0) c->Increment(static_cast<double>(delta));
-  *last = now;
-}
 }  // namespace
 
 std::string SuppressedReasonLabel(absl::string_view reason) {
@@ -44,16 +25,6 @@ std::string SuppressedReasonLabel(absl::string_view reason) {
   absl::StrReplaceAll({{" ", "_"}}, &label);
   return label;
 }
-
-struct TargetLoopSeries {
-  absl::flat_hash_map<int64_t, TableSeries> tables;
-  prometheus::Counter* commits = nullptr;
-  prometheus::Counter* rollbacks = nullptr;
-  prometheus::Gauge* rollback_score = nullptr;
-  prometheus::Gauge* watched = nullptr;
-  int64_t last_commit = -1;
-  int64_t last_rollback = -1;
-};
 
 TargetLoop::TargetLoop(const AgentConfig& config, const TargetConfig& target,
                        const DetectorFactories& factories, AgentMetrics* metrics,
@@ -72,9 +43,13 @@ TargetLoop::TargetLoop(const AgentConfig& config, const TargetConfig& target,
       up_(metrics->up.Add({{"target", target.name}})),
       duration_(metrics->sample_duration.Add({{"target", target.name}},
                                              AgentMetrics::SampleDurationBuckets())),
+      recovery_(RecoveryOptions{absl::Minutes(30), absl::Seconds(11),
+                                config.interval * (kFingerprintEvery + 1)}),
+      archive_(WalArchiveOptions{config.max_archive_age}),
       backoff_(config.interval),
       series_(std::make_unique<TargetLoopSeries>()) {
   up_.Set(0);
+  fast_.set_recovery(&recovery_);
   ObjectErrors::Get().Attach(target.name, &metrics->object_errors, &metrics->own_rollbacks);
   if (!target.server_log.empty()) server_log_ = std::make_unique<ServerLogTail>(target.server_log);
 }
@@ -181,6 +156,7 @@ void TargetLoop::FastOnce(bool stream_only) {
 
 void TargetLoop::Handle(WatchResult& result) {
   partitions_.RollUp(&result.events);  // before attribution: the SQL names the parent
+  recovery_.Annotate(&result.events, archive_.Health());
   pg::Session* conn = sampler_.session();
   if (conn != nullptr && !result.events.empty()) {
     responder_.Enrich(*conn, &result.events, &result.suppressed);
@@ -222,6 +198,8 @@ void TargetLoop::RunOnce() {
     return;
   }
   WatchResult result = watch_.Process(*snap);
+  recovery_.ObserveSample(*snap);
+  archive_.Observe(*snap, &result.events);
   std::vector<SignalEvent> detached;
   partitions_.Update(snap->tables, snap->time, &detached);
   for (SignalEvent& ev : detached) {
@@ -248,21 +226,7 @@ void TargetLoop::RunOnce() {
     fast_.Tick(*conn, snap->time, &result);
     responder_.Guard(*conn, watched_, snap->time, MaintenanceSilencer(), &result);
   }
-  TargetLoopSeries& series = *series_;
-  if (series.commits == nullptr) {
-    series.commits = &metrics_->xact_commit.Add({{"target", target_.name}});
-    series.rollbacks = &metrics_->xact_rollback.Add({{"target", target_.name}});
-    series.rollback_score = &metrics_->anomaly_score.Add(
-        {{"target", target_.name}, {"signal", "rollback_ratio"}, {"schema", ""}, {"table", ""}});
-    series.watched = &metrics_->tables_watched.Add({{"target", target_.name}});
-    series.last_commit = 0;
-    series.last_rollback = 0;
-  }
-  Mirror(series.commits, &series.last_commit, snap->db.xact_commit);
-  Mirror(series.rollbacks, &series.last_rollback, snap->db.xact_rollback);
-  ObjectErrors::Get().SetOwnRollbacks(target_.name, snap->db.own_rollbacks);
-  series.rollback_score->Set(watch_.rollback_ratio_score());
-  series.watched->Set(static_cast<double>(snap->tables.size()));
+  PublishDatabase(*snap);
 
   Handle(result);
   incidents_->Tick(clock_->Now());
@@ -278,6 +242,7 @@ void TargetLoop::RunOnce() {
   last_error_.clear();
   last_success_ = start;
   tables_watched_ = static_cast<int64_t>(snap->tables.size());
+  archive_health_ = archive_.Health();
 }
 
 void TargetLoop::EmitDdl(SignalEvent ev, WatchResult* result) {
@@ -384,54 +349,6 @@ void TargetLoop::PollServerLog(absl::Time now, const std::string& database, Watc
       .Set(watch_.failed_logins_score());
 }
 
-void TargetLoop::PublishTables(const WatchResult& result) {
-  TargetLoopSeries& series = *series_;
-  if (!result.removed.empty()) {
-    // Dropped or renamed-away tables: their series go with them.
-    for (auto it = series.tables.begin(); it != series.tables.end();) {
-      if (watch_.tables().contains(it->first)) {
-        ++it;
-        continue;
-      }
-      metrics_->table_rows.Remove(it->second.rows);
-      metrics_->rows_deleted.Remove(it->second.deleted);
-      metrics_->rows_inserted.Remove(it->second.inserted);
-      metrics_->anomaly_score.Remove(it->second.score_rows);
-      metrics_->anomaly_score.Remove(it->second.score_delete_rate);
-      if (it->second.score_update_rate != nullptr) {
-        metrics_->anomaly_score.Remove(it->second.score_update_rate);
-      }
-      series.tables.erase(it++);
-    }
-  }
-  for (const auto& [oid, st] : watch_.tables()) {
-    auto [it, inserted] = series.tables.try_emplace(oid);
-    TableSeries& s = it->second;
-    if (inserted) {
-      const prometheus::Labels l = {
-          {"target", target_.name}, {"schema", st.last.schema}, {"table", st.last.name}};
-      s.rows = &metrics_->table_rows.Add(l);
-      s.deleted = &metrics_->rows_deleted.Add(l);
-      s.inserted = &metrics_->rows_inserted.Add(l);
-      prometheus::Labels r = l;
-      r["signal"] = "rows";
-      s.score_rows = &metrics_->anomaly_score.Add(r);
-      r["signal"] = "delete_rate";
-      s.score_delete_rate = &metrics_->anomaly_score.Add(r);
-      if (st.update_rate) {
-        r["signal"] = "update_rate";
-        s.score_update_rate = &metrics_->anomaly_score.Add(r);
-      }
-    }
-    s.rows->Set(static_cast<double>(st.last.live_rows));
-    Mirror(s.deleted, &s.last_deleted, st.last.deleted);
-    Mirror(s.inserted, &s.last_inserted, st.last.inserted);
-    s.score_rows->Set(st.rows_score);
-    s.score_delete_rate->Set(st.delete_rate_score);
-    if (s.score_update_rate != nullptr) s.score_update_rate->Set(st.update_rate->score());
-  }
-}
-
 nlohmann::json TargetLoop::StatusJson() const {
   absl::MutexLock lock(&status_mu_);
   nlohmann::json j = {{"name", target_.name},
@@ -439,7 +356,8 @@ nlohmann::json TargetLoop::StatusJson() const {
                       {"up", connected_},
                       {"tables_watched", tables_watched_},
                       {"paths", fast_.StatusJson()},
-                      {"unreadable_objects", ObjectErrors::Get().Json(target_.name)}};
+                      {"unreadable_objects", ObjectErrors::Get().Json(target_.name)},
+                      {"wal_archive", archive_health_}};
   if (!last_error_.empty()) j["last_error"] = last_error_;
   if (last_success_ != absl::InfinitePast()) {
     j["last_sample"] = absl::FormatTime(absl::RFC3339_full, last_success_, absl::UTCTimeZone());

@@ -18,7 +18,9 @@
 #include "signals/ddl_log.h"
 #include "signals/ddl_watch.h"
 #include "signals/partitions.h"
+#include "signals/recovery.h"
 #include "signals/table_watch.h"
+#include "signals/wal_archive.h"
 #include "sources/catalog_fingerprint.h"
 #include "sources/pg_sampler.h"
 #include "sources/server_log.h"
@@ -61,6 +63,8 @@ class TargetLoop {
   void Handle(WatchResult& result);
   TargetWatch::Silencer MaintenanceSilencer();
   void PublishTables(const WatchResult& result);
+  // PublishDatabase sets the target's database and WAL archive series.
+  void PublishDatabase(const Snapshot& snap);
   // PollServerLog reads new failed logins and logged schema changes from the
   // server log, if configured.
   void PollServerLog(absl::Time now, const std::string& database, WatchResult* result);
@@ -99,6 +103,8 @@ class TargetLoop {
   bool database_missing_paged_ = false;
   prometheus::Gauge& up_;
   prometheus::Histogram& duration_;
+  RecoveryTracker recovery_;  // the recovery point of destructive signals
+  WalArchiveWatch archive_;
 
   std::thread thread_;
   // mu_ wakes the loop thread when Stop() is called.
@@ -114,6 +120,7 @@ class TargetLoop {
   absl::Time last_success_ ABSL_GUARDED_BY(status_mu_) = absl::InfinitePast();
   std::atomic<int64_t> last_pass_unix_ms_{0};
   int64_t tables_watched_ ABSL_GUARDED_BY(status_mu_) = 0;
+  nlohmann::json archive_health_ ABSL_GUARDED_BY(status_mu_);
   absl::Duration backoff_;
   std::unique_ptr<TargetLoopSeries> series_;  // metric handles, loop thread only
 };

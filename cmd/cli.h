@@ -45,6 +45,8 @@ int CheckCommand(const ParsedArgs& args);
 int ReplayCommand(const ParsedArgs& args);
 int DemoCommand(const ParsedArgs& args);
 int UndoCommand(const ParsedArgs& args);
+// RecoveryCommand prints the point-in-time restore settings of an incident.
+int RecoveryCommand(const ParsedArgs& args);
 int SlotCommand(const ParsedArgs& args);
 
 // ReportPaths prints, for `check`, how `t` sees committed changes (the

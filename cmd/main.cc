@@ -19,6 +19,7 @@ Usage:
   pgwarden replay --detector NAME [--set KEY=VALUE ...] --input FILE.csv [--output FILE.csv]
                                          run one detector over a recorded series, offline
   pgwarden undo   ID --config FILE       undo remediation action ID from the audit file
+  pgwarden recovery ID --config FILE     print the point-in-time restore settings of incident ID
   pgwarden slot drop --config FILE [--target NAME] [--dry-run]
                                          remove the change stream's replication slot (audited)
   pgwarden demo   [--duration 90s]       throwaway PostgreSQL + workload + the incident, live
@@ -59,6 +60,7 @@ int main(int argc, char** argv) {
       {"replay", {{"detector", "set", "input", "output"}, {}, 0, pgwarden::ReplayCommand}},
       {"demo", {{"duration", "listen"}, {"keep"}, 0, pgwarden::DemoCommand}},
       {"undo", {{"config"}, {}, 1, pgwarden::UndoCommand}},
+      {"recovery", {{"config"}, {}, 1, pgwarden::RecoveryCommand}},
       {"slot", {{"config", "target"}, {"dry-run"}, 1, pgwarden::SlotCommand}},
   };
   auto it = commands.find(cmd);

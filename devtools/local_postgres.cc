@@ -17,6 +17,16 @@ namespace {
 constexpr char kServerUser[] = "postgres";
 
 std::string RunAs() { return ::geteuid() == 0 ? kServerUser : ""; }
+
+// RunTool runs a server tool to completion (at most 120 s); a non-zero exit
+// is an error quoting its output.
+absl::Status RunTool(const ProcessOptions& p, const std::string& what) {
+  std::string out;
+  absl::StatusOr<int> code = RunCommand(p, absl::Seconds(120), &out);
+  if (!code.ok()) return code.status();
+  if (*code != 0) return absl::InternalError(absl::StrCat(what, " failed: ", out));
+  return absl::OkStatus();
+}
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LocalPostgres>> LocalPostgres::Start(LocalPostgresOptions options) {
@@ -54,6 +64,7 @@ absl::Status LocalPostgres::Init() {
   if (!port.ok()) return port.status();
   port_ = *port;
 
+  if (!options_.restore_from.empty()) return InitFromBackup();
   ProcessOptions init;
   init.argv = {options_.bin_dir + "/initdb",
                "-D",
@@ -67,11 +78,42 @@ absl::Status LocalPostgres::Init() {
                "--no-sync"};
   init.run_as_user = RunAs();
   init.cwd = dir_;
-  std::string out;
-  absl::StatusOr<int> code = RunCommand(init, absl::Seconds(120), &out);
-  if (!code.ok()) return code.status();
-  if (*code != 0) return absl::InternalError(absl::StrCat("initdb failed: ", out));
+  if (absl::Status s = RunTool(init, "initdb"); !s.ok()) return s;
+  return Configure();
+}
 
+absl::Status LocalPostgres::InitFromBackup() {
+  ProcessOptions copy;
+  copy.argv = {"/bin/cp", "-a", options_.restore_from, dir_ + "/data"};
+  copy.run_as_user = RunAs();
+  if (absl::Status s = RunTool(copy, "copying the base backup"); !s.ok()) return s;
+  std::ofstream signal(dir_ + "/data/recovery.signal");
+  signal.close();
+  if (!RunAs().empty()) (void)ChownToUser(dir_ + "/data/recovery.signal", RunAs());
+  return Configure();
+}
+
+absl::Status LocalPostgres::BaseBackup(const std::string& dest) const {
+  ProcessOptions p;
+  p.argv = {options_.bin_dir + "/pg_basebackup",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            absl::StrCat(port_),
+            "-U",
+            "postgres",
+            "-D",
+            dest,
+            "-X",
+            "stream",
+            "--checkpoint=fast",
+            "--no-sync"};
+  p.run_as_user = RunAs();
+  p.cwd = dir_;
+  return RunTool(p, "pg_basebackup");
+}
+
+absl::Status LocalPostgres::Configure() {
   std::ofstream conf(dir_ + "/data/postgresql.conf", std::ios::app);
   conf << "\n# pgwarden throwaway cluster\n"
        << "listen_addresses = '127.0.0.1'\n"
@@ -94,6 +136,8 @@ absl::Status LocalPostgres::Init() {
   hba << "local all all trust\n";
   if (!options_.trusted_roles.empty()) {
     hba << "host all " << absl::StrJoin(options_.trusted_roles, ",") << " 127.0.0.1/32 trust\n";
+    hba << "host replication " << absl::StrJoin(options_.trusted_roles, ",")
+        << " 127.0.0.1/32 trust\n";
   }
   hba << "host all all 127.0.0.1/32 scram-sha-256\n";
   hba.close();

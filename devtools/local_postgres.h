@@ -22,6 +22,10 @@ struct LocalPostgresOptions {
   std::vector<std::string> trusted_roles = {"postgres", "pgwarden"};
   // Keep the data directory after Stop / destruction (for debugging).
   bool keep = false;
+  // restore_from: a base backup (BaseBackup) to start from instead of
+  // initdb, in targeted recovery (recovery.signal; the recovery settings go
+  // in extra_conf).
+  std::string restore_from;
 };
 
 // LocalPostgres is a PostgreSQL 15 cluster in a temporary directory, listening
@@ -49,6 +53,10 @@ class LocalPostgres {
   absl::Status Resume();
   bool running() const { return pid_ > 0; }
 
+  // BaseBackup takes a base backup of the running cluster into `dest`
+  // (pg_basebackup, WAL streamed, fast checkpoint).
+  absl::Status BaseBackup(const std::string& dest) const;
+
   // Psql runs SQL through psql as the superuser against `dbname`, returning
   // its output (tuples only, unaligned) or an error with psql's message.
   absl::StatusOr<std::string> Psql(const std::string& sql,
@@ -57,6 +65,9 @@ class LocalPostgres {
  private:
   explicit LocalPostgres(LocalPostgresOptions options) : options_(std::move(options)) {}
   absl::Status Init();
+  absl::Status InitFromBackup();
+  // Configure appends the cluster's settings and writes pg_hba.conf.
+  absl::Status Configure();
   absl::Status Launch();
   absl::Status WaitReady();
 

@@ -76,6 +76,28 @@ AgentMetrics::AgentMetrics(prometheus::Registry& registry, const std::string& en
                          .Help("Tables of the target matched by the include/exclude globs.")
                          .Labels({{"environment", environment}})
                          .Register(registry)),
+      wal_archived(BuildCounter()
+                       .Name("pgwarden_wal_archived_total")
+                       .Help("WAL segments the target's server archived (pg_stat_archiver).")
+                       .Labels({{"environment", environment}})
+                       .Register(registry)),
+      wal_archive_failures(BuildCounter()
+                               .Name("pgwarden_wal_archive_failures_total")
+                               .Help("Failed WAL archive attempts of the target's server "
+                                     "(pg_stat_archiver).")
+                               .Labels({{"environment", environment}})
+                               .Register(registry)),
+      wal_archive_last_success(BuildGauge()
+                                   .Name("pgwarden_wal_archive_last_success_timestamp_seconds")
+                                   .Help("When the target's server last archived a WAL segment "
+                                         "(unix seconds; 0: never).")
+                                   .Labels({{"environment", environment}})
+                                   .Register(registry)),
+      wal_archive_enabled(BuildGauge()
+                              .Name("pgwarden_wal_archive_enabled")
+                              .Help("1 when archive_mode is on for the target's server.")
+                              .Labels({{"environment", environment}})
+                              .Register(registry)),
       suppressed(BuildCounter()
                      .Name("pgwarden_signals_suppressed_total")
                      .Help("Detector alerts not paged, by reason (maintenance, allowed_role, "

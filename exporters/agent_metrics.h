@@ -22,29 +22,33 @@ class AgentMetrics {
   // families in the same registry.
   const prometheus::Labels& ConstLabels() const { return const_labels_; }
 
-  prometheus::Family<prometheus::Gauge>& up;                       // {target}
-  prometheus::Family<prometheus::Gauge>& table_rows;               // {target,schema,table}
-  prometheus::Family<prometheus::Counter>& rows_deleted;           // {target,schema,table}
-  prometheus::Family<prometheus::Counter>& rows_inserted;          // {target,schema,table}
-  prometheus::Family<prometheus::Gauge>& anomaly_score;            // {target,signal,schema,table}
-  prometheus::Family<prometheus::Counter>& incidents;              // {target,kind}
-  prometheus::Family<prometheus::Gauge>& incident_active;          // {target,kind}
-  prometheus::Family<prometheus::Histogram>& sample_duration;      // {target}
-  prometheus::Family<prometheus::Counter>& sample_errors;          // {target,reason}
-  prometheus::Family<prometheus::Counter>& xact_commit;            // {target}
-  prometheus::Family<prometheus::Counter>& xact_rollback;          // {target}
-  prometheus::Family<prometheus::Counter>& failed_logins;          // {target,reason}
-  prometheus::Family<prometheus::Gauge>& tables_watched;           // {target}
-  prometheus::Family<prometheus::Counter>& suppressed;             // {target,reason}
-  prometheus::Family<prometheus::Gauge>& change_stream_up;         // {target}
-  prometheus::Family<prometheus::Gauge>& change_stream_lag;        // {target}
-  prometheus::Family<prometheus::Gauge>& change_stream_retained;   // {target}
-  prometheus::Family<prometheus::Counter>& change_stream_changes;  // {target,op}
-  prometheus::Family<prometheus::Counter>& change_stream_gaps;     // {target}
-  prometheus::Family<prometheus::Counter>& object_errors;          // {target,object_kind}
-  prometheus::Family<prometheus::Counter>& own_rollbacks;          // {target}
-  prometheus::Family<prometheus::Histogram>& fast_tick_duration;   // {target}
-  prometheus::Family<prometheus::Gauge>& build_info;               // {version}
+  prometheus::Family<prometheus::Gauge>& up;                        // {target}
+  prometheus::Family<prometheus::Gauge>& table_rows;                // {target,schema,table}
+  prometheus::Family<prometheus::Counter>& rows_deleted;            // {target,schema,table}
+  prometheus::Family<prometheus::Counter>& rows_inserted;           // {target,schema,table}
+  prometheus::Family<prometheus::Gauge>& anomaly_score;             // {target,signal,schema,table}
+  prometheus::Family<prometheus::Counter>& incidents;               // {target,kind}
+  prometheus::Family<prometheus::Gauge>& incident_active;           // {target,kind}
+  prometheus::Family<prometheus::Histogram>& sample_duration;       // {target}
+  prometheus::Family<prometheus::Counter>& sample_errors;           // {target,reason}
+  prometheus::Family<prometheus::Counter>& xact_commit;             // {target}
+  prometheus::Family<prometheus::Counter>& xact_rollback;           // {target}
+  prometheus::Family<prometheus::Counter>& failed_logins;           // {target,reason}
+  prometheus::Family<prometheus::Gauge>& tables_watched;            // {target}
+  prometheus::Family<prometheus::Counter>& wal_archived;            // {target}
+  prometheus::Family<prometheus::Counter>& wal_archive_failures;    // {target}
+  prometheus::Family<prometheus::Gauge>& wal_archive_last_success;  // {target}
+  prometheus::Family<prometheus::Gauge>& wal_archive_enabled;       // {target}
+  prometheus::Family<prometheus::Counter>& suppressed;              // {target,reason}
+  prometheus::Family<prometheus::Gauge>& change_stream_up;          // {target}
+  prometheus::Family<prometheus::Gauge>& change_stream_lag;         // {target}
+  prometheus::Family<prometheus::Gauge>& change_stream_retained;    // {target}
+  prometheus::Family<prometheus::Counter>& change_stream_changes;   // {target,op}
+  prometheus::Family<prometheus::Counter>& change_stream_gaps;      // {target}
+  prometheus::Family<prometheus::Counter>& object_errors;           // {target,object_kind}
+  prometheus::Family<prometheus::Counter>& own_rollbacks;           // {target}
+  prometheus::Family<prometheus::Histogram>& fast_tick_duration;    // {target}
+  prometheus::Family<prometheus::Gauge>& build_info;                // {version}
 
   // SampleDurationBuckets are the histogram's bucket bounds in seconds.
   static prometheus::Histogram::BucketBoundaries SampleDurationBuckets();

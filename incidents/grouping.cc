@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "signals/recovery.h"
 #include "signals/table_watch.h"
 
 namespace pgwarden {
@@ -46,21 +47,6 @@ std::string CulpritOf(const SignalEvent& ev) {
     return f["session"].value("role", "");
   }
   return "";
-}
-
-bool IsDestructive(SignalKind kind) {
-  switch (kind) {
-    case SignalKind::kRowLoss:
-    case SignalKind::kDeleteSpike:
-    case SignalKind::kTruncate:
-    case SignalKind::kDropTable:
-    case SignalKind::kDestructiveInFlight:
-    case SignalKind::kUpdateSpike:
-    case SignalKind::kDestructiveDdl:
-      return true;
-    default:
-      return false;
-  }
 }
 
 bool IsAftermath(SignalKind kind) {
@@ -148,6 +134,26 @@ std::string GroupSummary(const Incident& inc) {
   const std::string tables = absl::StrCat(objects, " tables (", absl::StrJoin(largest, ", "), ")");
   if (inc.role.empty()) return absl::StrCat(tables, ": ", what, " by an unknown role");
   return absl::StrCat("role ", inc.role, " ", what, " from ", tables);
+}
+
+void MergeRecovery(const std::string& object, const nlohmann::json& point, Incident* inc) {
+  if (!point.is_object()) return;
+  nlohmann::json& rec = inc->details["recovery"];
+  if (!rec.is_object()) rec = nlohmann::json::object();
+  nlohmann::json& mine = rec["by_table"][object];
+  const bool exact = point.value("exact", false);
+  const bool was_exact = mine.is_object() && mine.value("exact", false);
+  if (!mine.is_object() || (exact && !was_exact) ||
+      (exact == was_exact && EarlierRecovery(point, mine))) {
+    mine = point;
+  }
+  const nlohmann::json* best = nullptr;
+  for (const auto& [obj, p] : rec["by_table"].items()) {
+    if (best == nullptr || EarlierRecovery(p, *best)) best = &p;
+  }
+  nlohmann::json top = *best;
+  top["by_table"] = std::move(rec["by_table"]);
+  rec = std::move(top);
 }
 
 }  // namespace pgwarden

@@ -19,11 +19,6 @@ std::string ObjectOf(const SignalEvent& ev);
 // or the session a finding is about.
 std::string CulpritOf(const SignalEvent& ev);
 
-// IsDestructive is true for the kinds that mean data was (or is being)
-// destroyed: rows removed or overwritten, tables dropped, destructive DDL,
-// a destructive statement in flight.
-bool IsDestructive(SignalKind kind);
-
 // IsAftermath is true for the kinds that typically follow a destructive
 // incident on the same target (failed logins, a rollback storm) and join it.
 bool IsAftermath(SignalKind kind);
@@ -42,6 +37,12 @@ nlohmann::json TablesJson(const Incident& inc);
 // (public.events 24,000, public.customers 12,000, ...)"); "" for an incident
 // of one object, whose summary stays its most severe event's description.
 std::string GroupSummary(const Incident& inc);
+
+// MergeRecovery folds an object's recovery point (RecoveryPoint::ToJson)
+// into details["recovery"]: per object under "by_table" (an exact point
+// replaces a bound, else the earlier one wins), and at the top the earliest
+// over the objects: the point that leaves every object's damage out.
+void MergeRecovery(const std::string& object, const nlohmann::json& point, Incident* inc);
 
 }  // namespace pgwarden
 

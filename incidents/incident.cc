@@ -90,6 +90,7 @@ nlohmann::json StateJson(const Incident& inc) {
           {"events", inc.events},
           {"summary", inc.summary},
           {"note", inc.note},
+          {"resolved_unix_ms", inc.open ? int64_t{0} : absl::ToUnixMillis(inc.resolved_at)},
           {"details", inc.details}};
 }
 
@@ -121,6 +122,11 @@ absl::StatusOr<Incident> FromStateJson(const nlohmann::json& j) {
     // Written since incidents group by culprit; absent in older state files.
     inc.role = j.value("role", std::string());
     inc.note = j.value("note", std::string());
+    const int64_t resolved_ms = j.value("resolved_unix_ms", int64_t{0});
+    if (resolved_ms > 0) {
+      inc.open = false;
+      inc.resolved_at = absl::FromUnixMillis(resolved_ms);
+    }
     if (j.contains("members")) {
       for (const auto& [object, mj] : j.at("members").items()) {
         absl::StatusOr<IncidentMember> m = MemberFrom(mj);

@@ -45,6 +45,10 @@ absl::Status IncidentManager::Restore() {
     const std::string key = inc.dedup_key;
     open_.emplace(key, std::move(inc));
   }
+  for (Incident& inc : state->resolved) {
+    next_id = std::max(next_id, inc.id + 1);
+    history_.push_back(std::move(inc));
+  }
   next_id_ = std::max(next_id_, next_id);
   return absl::OkStatus();
 }
@@ -54,7 +58,10 @@ void IncidentManager::Touch(Changes* changes) {
   std::vector<const Incident*> open;
   open.reserve(open_.size());
   for (const auto& [k, inc] : open_) open.push_back(&inc);
-  changes->state = IncidentStore::Encode(next_id_, open);
+  std::vector<const Incident*> resolved;
+  resolved.reserve(history_.size());
+  for (const Incident& inc : history_) resolved.push_back(&inc);
+  changes->state = IncidentStore::Encode(next_id_, open, resolved);
   changes->state_version = ++state_version_;
 }
 
@@ -211,7 +218,11 @@ void IncidentManager::Absorb(const std::string& from_key, Incident* into, absl::
   }
   into->kinds.insert(from.kinds.begin(), from.kinds.end());
   for (const auto& [kind, figures] : from.details.items()) {
-    if (!into->details.contains(kind)) into->details[kind] = figures;
+    if (kind == "recovery" && figures.contains("by_table")) {
+      for (const auto& [obj, p] : figures["by_table"].items()) MergeRecovery(obj, p, into);
+    } else if (!into->details.contains(kind)) {
+      into->details[kind] = figures;
+    }
   }
   into->last_destructive = std::max(into->last_destructive, from.last_destructive);
   into->events += from.events;
@@ -281,7 +292,11 @@ void IncidentManager::Merge(const std::string& target, const SignalEvent& ev, Ti
   AddMember(ev, inc);
   // More rows lost: the page's figures are updated (at most once per interval).
   if (inc->members.at(object).RowsLost() > lost_before) page = true;
-  if (!aftermath) inc->details[SignalKindName(ev.kind)] = ev.figures;
+  if (ev.figures.contains("recovery")) MergeRecovery(object, ev.figures["recovery"], inc);
+  if (!aftermath) {
+    nlohmann::json& figures = inc->details[SignalKindName(ev.kind)] = ev.figures;
+    figures.erase("recovery");  // kept once, in details["recovery"]
+  }
   // A partitioned table's incident keeps each partition's latest figures.
   if (ev.figures.contains("partition") && ev.figures["partition"].is_string()) {
     inc->details["partitions"][ev.figures["partition"].get<std::string>()]

@@ -9,10 +9,13 @@
 
 namespace pgwarden {
 
-std::string IncidentStore::Encode(int64_t next_id, const std::vector<const Incident*>& open) {
+std::string IncidentStore::Encode(int64_t next_id, const std::vector<const Incident*>& open,
+                                  const std::vector<const Incident*>& resolved) {
   nlohmann::json items = nlohmann::json::array();
   for (const Incident* inc : open) items.push_back(StateJson(*inc));
-  return nlohmann::json{{"next_id", next_id}, {"open", items}}.dump() + "\n";
+  nlohmann::json done = nlohmann::json::array();
+  for (const Incident* inc : resolved) done.push_back(StateJson(*inc));
+  return nlohmann::json{{"next_id", next_id}, {"open", items}, {"resolved", done}}.dump() + "\n";
 }
 
 absl::StatusOr<IncidentState> IncidentStore::Load() const {
@@ -35,6 +38,13 @@ absl::StatusOr<IncidentState> IncidentStore::Load() const {
         break;
       }
       state.open.push_back(*std::move(inc));
+    }
+    // Optional (older files have none); an unreadable one is skipped.
+    if (j.contains("resolved") && j["resolved"].is_array()) {
+      for (const nlohmann::json& item : j["resolved"]) {
+        absl::StatusOr<Incident> inc = FromStateJson(item);
+        if (inc.ok()) state.resolved.push_back(*std::move(inc));
+      }
     }
   }
   if (error.ok()) return state;

@@ -16,6 +16,7 @@ namespace pgwarden {
 struct IncidentState {
   int64_t next_id = 1;
   std::vector<Incident> open;
+  std::vector<Incident> resolved;  // oldest first
 };
 
 // IncidentStore keeps the open incidents in one file (written durably:
@@ -26,7 +27,10 @@ class IncidentStore {
   explicit IncidentStore(std::string path) : path_(std::move(path)) {}
 
   // Encode renders a state as the file's contents.
-  static std::string Encode(int64_t next_id, const std::vector<const Incident*>& open);
+  // `resolved` are the latest resolved incidents (kept for `pgwarden
+  // recovery` and aftermath reopening across restarts).
+  static std::string Encode(int64_t next_id, const std::vector<const Incident*>& open,
+                            const std::vector<const Incident*>& resolved = {});
 
   // Load reads the file (absent: an empty state). A file that cannot be
   // read is moved aside to path + ".bad" and named in the DataLoss error.

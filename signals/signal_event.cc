@@ -30,6 +30,8 @@ const char* SignalKindName(SignalKind kind) {
       return "update_spike";
     case SignalKind::kDestructiveDdl:
       return "destructive_ddl";
+    case SignalKind::kWalArchive:
+      return "wal_archive";
   }
   return "?";
 }
@@ -44,6 +46,21 @@ absl::optional<SignalKind> ParseSignalKind(absl::string_view name) {
 bool RemovesRows(SignalKind kind) {
   return kind == SignalKind::kRowLoss || kind == SignalKind::kDeleteSpike ||
          kind == SignalKind::kTruncate;
+}
+
+bool IsDestructive(SignalKind kind) {
+  switch (kind) {
+    case SignalKind::kRowLoss:
+    case SignalKind::kDeleteSpike:
+    case SignalKind::kTruncate:
+    case SignalKind::kDropTable:
+    case SignalKind::kDestructiveInFlight:
+    case SignalKind::kUpdateSpike:
+    case SignalKind::kDestructiveDdl:
+      return true;
+    default:
+      return false;
+  }
 }
 
 }  // namespace pgwarden

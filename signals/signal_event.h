@@ -35,6 +35,9 @@ enum class SignalKind {
   // (a dropped column, a rewriting type change, DROP SCHEMA ... CASCADE,
   // DROP DATABASE), committed or in flight.
   kDestructiveDdl,
+  // kWalArchive: the server's WAL archive is failing or stale while WAL is
+  // written: a point-in-time restore would lose data.
+  kWalArchive,
 };
 
 // kAllSignalKinds lists every kind, in declaration order.
@@ -52,6 +55,7 @@ inline constexpr SignalKind kAllSignalKinds[] = {
     SignalKind::kCoverageGap,
     SignalKind::kUpdateSpike,
     SignalKind::kDestructiveDdl,
+    SignalKind::kWalArchive,
 };
 
 // SignalKindName returns the kind's name ("row_loss", "delete_spike", ...):
@@ -64,6 +68,11 @@ absl::optional<SignalKind> ParseSignalKind(absl::string_view name);
 // RemovesRows is true for the kinds that mean rows were removed: row loss,
 // delete spike and TRUNCATE (the ones attribution explains).
 bool RemovesRows(SignalKind kind);
+
+// IsDestructive is true for the kinds that mean data was (or is being)
+// destroyed: rows removed or overwritten, tables dropped, destructive DDL,
+// a destructive statement in flight.
+bool IsDestructive(SignalKind kind);
 
 // SignalEvent is one detector (or structural check) firing on one object.
 struct SignalEvent {

@@ -2,11 +2,13 @@
 
 #include <fnmatch.h>
 
+#include <cmath>
 #include <regex>
 
 #include "absl/strings/str_cat.h"
 #include "core/log.h"
 #include "pg/connect.h"
+#include "sources/table_changes.h"
 
 namespace pgwarden {
 namespace {
@@ -22,10 +24,21 @@ constexpr char kTablesSql[] =
     "LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace "
     "WHERE c.relkind <> 'p'";
 
+// The same round trip reads the WAL position and the server's clock (the
+// recovery point) and the cluster's WAL archiver (the backups watch).
 constexpr char kDatabaseSql[] =
     "SELECT current_database(), xact_commit, xact_rollback, deadlocks, sessions, "
-    "sessions_fatal, sessions_killed "
-    "FROM pg_stat_database WHERE datname = current_database()";
+    "sessions_fatal, sessions_killed, "
+    "(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() "
+    "ELSE pg_current_wal_lsn() END)::text, extract(epoch FROM clock_timestamp())::float8, "
+    "current_setting('archive_mode') <> 'off', a.archived_count, a.failed_count, "
+    "coalesce(extract(epoch FROM a.last_archived_time), 0)::float8, "
+    "coalesce(extract(epoch FROM a.last_failed_time), 0)::float8 "
+    "FROM pg_stat_database CROSS JOIN pg_stat_archiver a WHERE datname = current_database()";
+
+absl::Time FromEpoch(double seconds) {
+  return seconds <= 0 ? absl::InfinitePast() : absl::FromUnixMicros(std::llround(seconds * 1e6));
+}
 
 bool GlobMatch(const std::string& pattern, const std::string& text) {
   return ::fnmatch(pattern.c_str(), text.c_str(), 0) == 0;
@@ -121,6 +134,13 @@ absl::StatusOr<Snapshot> PgSampler::Sample(absl::Time now) {
     snap.db.sessions = r.Int(4);
     snap.db.sessions_fatal = r.Int(5);
     snap.db.sessions_killed = r.Int(6);
+    ParseLsn(r.Text(7), &snap.wal_lsn);
+    snap.server_time = FromEpoch(r.Double(8));
+    snap.archiver.enabled = r.Bool(9);
+    snap.archiver.archived = r.Int(10);
+    snap.archiver.failed = r.Int(11);
+    snap.archiver.last_archived = FromEpoch(r.Double(12));
+    snap.archiver.last_failed = FromEpoch(r.Double(13));
   }
   return snap;
 }

@@ -51,10 +51,24 @@ struct DatabaseStat {
   int64_t own_rollbacks = 0;
 };
 
+// ArchiverStat is pg_stat_archiver (cluster-wide) and whether archive_mode
+// is on.
+struct ArchiverStat {
+  bool enabled = false;
+  int64_t archived = 0;  // segments archived
+  int64_t failed = 0;    // failed attempts
+  absl::Time last_archived = absl::InfinitePast();
+  absl::Time last_failed = absl::InfinitePast();
+};
+
 // Snapshot is everything one tick read from one target.
 struct Snapshot {
   absl::Time time;
-  // server_time is now() on the server (for messages).
+  // wal_lsn is pg_current_wal_lsn() (on a standby, the last replayed LSN)
+  // and server_time the server's clock, read in the same round trip.
+  uint64_t wal_lsn = 0;
+  absl::Time server_time = absl::InfinitePast();
+  ArchiverStat archiver;
   std::string database;
   std::vector<TableStat> tables;  // only the watched ones
   DatabaseStat db;

@@ -32,6 +32,10 @@ struct CommittedTxn {
   // commit_lsn is the end of the commit record: the position confirmed to
   // the server once the transaction is accounted for.
   uint64_t commit_lsn = 0;
+  // last_change_lsn is the start of its last decoded change (or of its
+  // BEGIN): a restore to it with recovery_target_inclusive = off stops
+  // before this transaction commits.
+  uint64_t last_change_lsn = 0;
   absl::Time commit_time = absl::InfinitePast();
   // tables touched, one entry per table (only watched tables if filtered).
   std::vector<TableChange> tables;

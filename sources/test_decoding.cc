@@ -203,6 +203,7 @@ FeedResult TxnAssembler::Feed(absl::string_view line, uint64_t wal_start) {
       Reset();
       open_ = true;
       xid_ = d->xid;
+      txn_.last_change_lsn = wal_start;
       return r;
     case DecodedKind::kCommit:
       if (!open_) {
@@ -220,6 +221,7 @@ FeedResult TxnAssembler::Feed(absl::string_view line, uint64_t wal_start) {
     r.error = Malformed(line, "change outside a transaction");
     return r;
   }
+  txn_.last_change_lsn = wal_start;
   for (const DecodedTable& t : d->tables) {
     TableChange* c = Entry(t);
     if (c == nullptr) continue;

@@ -22,6 +22,10 @@ EXPORTED_METRICS = {
     "pgwarden_database_xact_commit_total",
     "pgwarden_database_xact_rollback_total",
     "pgwarden_failed_logins_total",
+    "pgwarden_wal_archived_total",
+    "pgwarden_wal_archive_failures_total",
+    "pgwarden_wal_archive_last_success_timestamp_seconds",
+    "pgwarden_wal_archive_enabled",
 }
 HISTOGRAMS = {"pgwarden_sample_duration_seconds"}
 ALLOWED_METRICS = EXPORTED_METRICS | {h + s for h in HISTOGRAMS for s in ("_bucket", "_sum", "_count")}

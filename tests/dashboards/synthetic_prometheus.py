@@ -70,6 +70,12 @@ def synthetic_openmetrics(end):
         add("pgwarden_sample_duration_seconds_sum", {}, lambda k: 0.4 * k)
         add("pgwarden_database_xact_commit_total", {}, lambda k: 90 * k)
         add("pgwarden_database_xact_rollback_total", {}, lambda k: 10 * k)
+        add("pgwarden_wal_archive_enabled", {}, lambda k: 1)
+        add("pgwarden_wal_archived_total", {}, lambda k: k // 4)
+        add("pgwarden_wal_archive_failures_total", {}, lambda k: k // 50)
+        first = end - STEP * (POINTS - 1)
+        add("pgwarden_wal_archive_last_success_timestamp_seconds", {},
+            lambda k, first=first: first + STEP * k - 60)
     series.sort(key=lambda s: s[0])
     lines = []
     start = end - STEP * (POINTS - 1)
