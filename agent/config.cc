@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "core/config_node.h"
 #include "core/log.h"
 
@@ -275,6 +276,46 @@ void ParseBackup(const ConfigNode& top, AgentConfig* cfg) {
   }
 }
 
+// ParseBytes reads "256MiB", "1GiB", "500MB" or a plain number of bytes.
+bool ParseBytes(const std::string& text, uint64_t* out) {
+  static const std::pair<const char*, uint64_t> kUnits[] = {{"KiB", 1ULL << 10},
+                                                            {"MiB", 1ULL << 20},
+                                                            {"GiB", 1ULL << 30},
+                                                            {"KB", 1000},
+                                                            {"MB", 1000000},
+                                                            {"GB", 1000000000},
+                                                            {"B", 1}};
+  for (const auto& [unit, scale] : kUnits) {
+    absl::string_view v(text);
+    if (!absl::ConsumeSuffix(&v, unit)) continue;
+    uint64_t n = 0;
+    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(v), &n)) return false;
+    *out = n * scale;
+    return true;
+  }
+  return absl::SimpleAtoi(text, out);
+}
+
+// ParseJournal reads the `journal:` and `restore:` sections.
+void ParseJournal(const ConfigNode& top, AgentConfig* cfg) {
+  ConfigNode restore = top.Child("restore");
+  if (restore.IsDefined() && restore.ExpectMap()) {
+    restore.CheckKeys({"dsn", "dsn_env", "dsn_file"});
+    cfg->restore_dsn = ReadSecret(restore, "dsn", /*required=*/false);
+  }
+  ConfigNode journal = top.Child("journal");
+  if (!journal.IsDefined() || !journal.ExpectMap()) return;
+  journal.CheckKeys({"enabled", "max_bytes", "max_age"});
+  cfg->journal_enabled = journal.GetBool("enabled", cfg->journal_enabled);
+  const std::string bytes = journal.GetString("max_bytes", "");
+  if (!bytes.empty() && !ParseBytes(bytes, &cfg->journal_max_bytes)) {
+    journal.ErrorAt("max_bytes", "expected a size such as 256MiB, 1GiB or a number of bytes");
+  }
+  if (cfg->journal_max_bytes < (1ULL << 20)) journal.ErrorAt("max_bytes", "must be at least 1MiB");
+  cfg->journal_max_age = journal.GetDuration("max_age", cfg->journal_max_age);
+  if (cfg->journal_max_age < absl::Minutes(1)) journal.ErrorAt("max_age", "must be at least 1m");
+}
+
 // ParseActionSections reads `alerting:` and `remediation:` (the latter's
 // defaults apply when it is absent).
 void ParseActionSections(const ConfigNode& top, AgentConfig* cfg) {
@@ -307,12 +348,13 @@ absl::StatusOr<AgentConfig> ParseConfig(const std::string& text, const std::stri
   }
   top.CheckKeys({"environment", "instance", "listen", "interval", "fast_interval", "log_level",
                  "state_dir", "reconnect_max_backoff", "targets", "detectors", "incidents",
-                 "maintenance", "alerting", "remediation", "backup"});
+                 "maintenance", "alerting", "remediation", "backup", "journal", "restore"});
   ParseGlobals(top, &cfg);
   ParseTargets(top, &cfg.targets);
   ParseDetectors(top, &cfg.detectors);
   ParseIncidents(top, &cfg);
   ParseBackup(top, &cfg);
+  ParseJournal(top, &cfg);
   ParseMaintenance(top.Child("maintenance"), &cfg.maintenance);
   ParseActionSections(top, &cfg);
 

@@ -116,6 +116,16 @@ struct AgentConfig {
   // backup.max_archive_age: the last archived WAL segment may be this old
   // while WAL is written before the archive pages as stale.
   absl::Duration max_archive_age = absl::Minutes(15);
+  // journal: with the change stream, the old rows of committed DELETEs are
+  // kept under state_dir/journal/<target> (customer data: mode 0600) for
+  // `pgwarden restore`, bounded by size and age.
+  bool journal_enabled = true;
+  uint64_t journal_max_bytes = 256ULL << 20;
+  absl::Duration journal_max_age = absl::Hours(24);
+  // restore.dsn (or dsn_env / dsn_file): the role `pgwarden restore`
+  // re-inserts rows as (it needs INSERT on the tables; the agent's own role
+  // only reads); used as given, so it names the target's database.
+  std::string restore_dsn;
   MaintenanceConfig maintenance;
   AlertingConfig alerting;
   RemediationConfig remediation;

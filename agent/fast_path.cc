@@ -1,5 +1,7 @@
 #include "agent/fast_path.h"
 
+#include <filesystem>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -46,6 +48,11 @@ void FastPath::Start(std::function<void()> wake) {
     return filter.Matches(schema, table);
   };
   o.on_data = std::move(wake);
+  if (config_.journal_enabled) {
+    o.journal.dir = (std::filesystem::path(config_.state_dir) / "journal" / target_.name).string();
+    o.journal.max_bytes = config_.journal_max_bytes;
+    o.journal.max_age = config_.journal_max_age;
+  }
   stream_ = std::make_unique<ChangeStream>(std::move(o));
   metrics_->change_stream_up.Add({{"target", target_.name}}).Set(0);
   metrics_->change_stream_gaps.Add({{"target", target_.name}});
@@ -87,6 +94,19 @@ bool FastPath::PollStream(pg::Session& conn, absl::Time now, WatchResult* out, b
     if (delta > 0) counter.Increment(static_cast<double>(delta));
   }
   published_ = c;
+  const ChangeStream::JournalStats js = stream_->journal_stats();
+  if (config_.journal_enabled) {
+    metrics_->journal_bytes.Add(l).Set(static_cast<double>(js.bytes));
+    prometheus::Counter& rows = metrics_->journal_rows.Add(l);
+    if (js.rows > journal_published_.rows) {
+      rows.Increment(static_cast<double>(js.rows - journal_published_.rows));
+    }
+    prometheus::Counter& dropped = metrics_->journal_dropped.Add(l);
+    if (js.dropped > journal_published_.dropped) {
+      dropped.Increment(static_cast<double>(js.dropped - journal_published_.dropped));
+    }
+    journal_published_ = js;
+  }
 
   if (st.up && observe) ObserveXids(conn, now);
   std::vector<CommittedTxn> txns = stream_->Drain();

@@ -83,6 +83,7 @@ class FastPath {
   bool streaming_ = false;
   RecoveryTracker* recovery_ = nullptr;
   ChangeCounts published_;  // what the changes counters show
+  ChangeStream::JournalStats journal_published_;
   std::string stream_state_;
   StatementCounters counters_;
   CommitInStatementWatch calls_;

@@ -35,6 +35,26 @@ void ReportUnreadable(pg::Session& conn, const std::vector<TableRef>& tables,
   }
 }
 
+// ReportReplicaIdentity lists, for a target with the change stream and the
+// row journal, the watched tables whose DELETEs decode to their key only
+// (REPLICA IDENTITY not FULL), with the ALTER that fixes it. Advice, not a
+// failure.
+void ReportReplicaIdentity(const AgentConfig& cfg, const TargetConfig& t, pg::Session& conn,
+                           const std::vector<TableRef>& tables) {
+  if (!t.change_stream.enabled || !cfg.journal_enabled) return;
+  for (const TableRef& ref : tables) {
+    absl::StatusOr<pg::Result> r = conn.Query(
+        "SELECT c.relreplident FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = $1 AND c.relname = $2",
+        {ref.schema, ref.table});
+    if (!r.ok() || r->empty() || (*r)[0].Text(0) == "f") continue;
+    std::cout << "target " << t.name << ": journal: " << ref.schema << "." << ref.table
+              << " keeps only the key of deleted rows (pgwarden restore cannot rebuild them): "
+              << "ALTER TABLE " << conn.QuoteName(ref.schema) << "." << conn.QuoteName(ref.table)
+              << " REPLICA IDENTITY FULL;\n";
+  }
+}
+
 }  // namespace
 
 int CheckCommand(const ParsedArgs& args) {
@@ -80,6 +100,7 @@ int CheckCommand(const ParsedArgs& args) {
       std::cout << "target " << t.name << ": privileges ok\n";
     }
     ReportPaths(t, *sampler.session(), &ok);
+    ReportReplicaIdentity(*cfg, t, *sampler.session(), tables);
     for (const std::string& m : missing) {
       std::cout << "target " << t.name << ": missing privilege: " << m << "\n";
       ok = false;

@@ -47,6 +47,8 @@ int DemoCommand(const ParsedArgs& args);
 int UndoCommand(const ParsedArgs& args);
 // RecoveryCommand prints the point-in-time restore settings of an incident.
 int RecoveryCommand(const ParsedArgs& args);
+// RestoreCommand re-inserts an incident's deleted rows from the row journal.
+int RestoreCommand(const ParsedArgs& args);
 int SlotCommand(const ParsedArgs& args);
 
 // ReportPaths prints, for `check`, how `t` sees committed changes (the

@@ -20,6 +20,8 @@ Usage:
                                          run one detector over a recorded series, offline
   pgwarden undo   ID --config FILE       undo remediation action ID from the audit file
   pgwarden recovery ID --config FILE     print the point-in-time restore settings of incident ID
+  pgwarden restore ID --config FILE [--dry-run]
+                                         re-insert the rows incident ID deleted (row journal)
   pgwarden slot drop --config FILE [--target NAME] [--dry-run]
                                          remove the change stream's replication slot (audited)
   pgwarden demo   [--duration 90s]       throwaway PostgreSQL + workload + the incident, live
@@ -61,6 +63,7 @@ int main(int argc, char** argv) {
       {"demo", {{"duration", "listen"}, {"keep"}, 0, pgwarden::DemoCommand}},
       {"undo", {{"config"}, {}, 1, pgwarden::UndoCommand}},
       {"recovery", {{"config"}, {}, 1, pgwarden::RecoveryCommand}},
+      {"restore", {{"config"}, {"dry-run"}, 1, pgwarden::RestoreCommand}},
       {"slot", {{"config", "target"}, {"dry-run"}, 1, pgwarden::SlotCommand}},
   };
   auto it = commands.find(cmd);

@@ -11,34 +11,11 @@
 #include "absl/strings/str_cat.h"
 #include "agent/config.h"
 #include "cmd/cli.h"
+#include "cmd/incident_file.h"
 #include "incidents/incident.h"
 
 namespace pgwarden {
 namespace {
-
-// FindIncident looks incident `id` up among the open and the recently
-// resolved incidents of the state file.
-absl::StatusOr<Incident> FindIncident(const std::string& path, int64_t id) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("no incident state at ", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  const nlohmann::json j = nlohmann::json::parse(text.str(), nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
-    return absl::DataLossError(absl::StrCat(path, " is not a pgwarden incident state"));
-  }
-  for (const char* list : {"open", "resolved"}) {
-    if (!j.contains(list) || !j[list].is_array()) continue;
-    for (const nlohmann::json& item : j[list]) {
-      if (!item.is_object() || item.value("id", int64_t{0}) != id) continue;
-      absl::StatusOr<Incident> inc = FromStateJson(item);
-      if (!inc.ok()) return inc.status();
-      return inc;
-    }
-  }
-  return absl::NotFoundError(
-      absl::StrCat("incident ", id, " is not in ", path, " (neither open nor recently resolved)"));
-}
 
 void PrintRecovery(const Incident& inc, const nlohmann::json& rec) {
   const bool exact = rec.value("exact", false);
@@ -107,8 +84,7 @@ int RecoveryCommand(const ParsedArgs& args) {
     std::cerr << "pgwarden recovery: " << cfg.status().message() << "\n";
     return kExitUsage;
   }
-  const std::string path = (std::filesystem::path(cfg->state_dir) / "incidents.json").string();
-  absl::StatusOr<Incident> inc = FindIncident(path, id);
+  absl::StatusOr<Incident> inc = FindIncident(IncidentStatePath(*cfg), id);
   if (!inc.ok()) {
     std::cerr << "pgwarden recovery: " << inc.status().message() << "\n";
     return kExitFailure;

@@ -98,6 +98,21 @@ AgentMetrics::AgentMetrics(prometheus::Registry& registry, const std::string& en
                               .Help("1 when archive_mode is on for the target's server.")
                               .Labels({{"environment", environment}})
                               .Register(registry)),
+      journal_bytes(BuildGauge()
+                        .Name("pgwarden_journal_bytes")
+                        .Help("Bytes of the row journal (deleted rows kept for pgwarden restore).")
+                        .Labels({{"environment", environment}})
+                        .Register(registry)),
+      journal_rows(BuildCounter()
+                       .Name("pgwarden_journal_rows_total")
+                       .Help("Deleted rows written to the row journal.")
+                       .Labels({{"environment", environment}})
+                       .Register(registry)),
+      journal_dropped(BuildCounter()
+                          .Name("pgwarden_journal_dropped_total")
+                          .Help("Journalled rows removed by journal.max_bytes / journal.max_age.")
+                          .Labels({{"environment", environment}})
+                          .Register(registry)),
       suppressed(BuildCounter()
                      .Name("pgwarden_signals_suppressed_total")
                      .Help("Detector alerts not paged, by reason (maintenance, allowed_role, "

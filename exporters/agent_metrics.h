@@ -39,6 +39,9 @@ class AgentMetrics {
   prometheus::Family<prometheus::Counter>& wal_archive_failures;    // {target}
   prometheus::Family<prometheus::Gauge>& wal_archive_last_success;  // {target}
   prometheus::Family<prometheus::Gauge>& wal_archive_enabled;       // {target}
+  prometheus::Family<prometheus::Gauge>& journal_bytes;             // {target}
+  prometheus::Family<prometheus::Counter>& journal_rows;            // {target}
+  prometheus::Family<prometheus::Counter>& journal_dropped;         // {target}
   prometheus::Family<prometheus::Counter>& suppressed;              // {target,reason}
   prometheus::Family<prometheus::Gauge>& change_stream_up;          // {target}
   prometheus::Family<prometheus::Gauge>& change_stream_lag;         // {target}

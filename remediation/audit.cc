@@ -39,9 +39,10 @@ absl::StatusOr<E> Parse(const char* field, const std::string& text, const E (&va
 
 constexpr RemediationMode kModes[] = {RemediationMode::kOff, RemediationMode::kDryRun,
                                       RemediationMode::kEnforce};
-constexpr ActionKind kActions[] = {
-    ActionKind::kNologin, ActionKind::kRevokeWrites, ActionKind::kTerminate, ActionKind::kCancel,
-    ActionKind::kUndo,    ActionKind::kCreateSlot,   ActionKind::kDropSlot};
+constexpr ActionKind kActions[] = {ActionKind::kNologin,   ActionKind::kRevokeWrites,
+                                   ActionKind::kTerminate, ActionKind::kCancel,
+                                   ActionKind::kUndo,      ActionKind::kCreateSlot,
+                                   ActionKind::kDropSlot,  ActionKind::kRestoreRows};
 constexpr ActionResult kResults[] = {ActionResult::kDone, ActionResult::kDryRun,
                                      ActionResult::kRefused, ActionResult::kFailed};
 

@@ -34,6 +34,8 @@ const char* ActionKindName(ActionKind kind) {
       return "create_slot";
     case ActionKind::kDropSlot:
       return "drop_slot";
+    case ActionKind::kRestoreRows:
+      return "restore_rows";
   }
   return "?";
 }

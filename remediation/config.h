@@ -29,11 +29,12 @@ enum class ActionKind {
   kCancel,
   kUndo,
   kCreateSlot,
-  kDropSlot
+  kDropSlot,
+  kRestoreRows
 };
 
 // ActionKindName returns "nologin", "revoke_writes", "terminate", "cancel",
-// "undo", "create_slot" or "drop_slot" (the spelling used in the config, the
+// "undo", "create_slot", "drop_slot" or "restore_rows" (the spelling used in the config, the
 // audit file and metrics).
 const char* ActionKindName(ActionKind kind);
 

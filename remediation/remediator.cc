@@ -52,7 +52,7 @@ absl::StatusOr<prometheus::Family<prometheus::Counter>*> Remediator::RegisterAct
     constexpr ActionKind kActions[] = {ActionKind::kNologin,   ActionKind::kRevokeWrites,
                                        ActionKind::kTerminate, ActionKind::kCancel,
                                        ActionKind::kUndo,      ActionKind::kCreateSlot,
-                                       ActionKind::kDropSlot};
+                                       ActionKind::kDropSlot,  ActionKind::kRestoreRows};
     constexpr ActionResult kResults[] = {ActionResult::kDone, ActionResult::kDryRun,
                                          ActionResult::kRefused, ActionResult::kFailed};
     for (const std::string& target : targets) {

@@ -83,11 +83,11 @@ if [ "$sanitize" = 1 ]; then
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   # Under the sanitizers: every unit test, and the integration cases that
   # run the product end to end (the release scenarios, incidents grouped by
-  # cause, the recovery point and the WAL archive, remediation in enforce
+  # cause, the recovery point, the WAL archive and restore, remediation in enforce
   # mode, the change stream's crash cases). The other integration cases wait
   # on servers for most of their time and run the same code; they run in the
   # plain pass above (this keeps CI well inside its time budget).
-  asan_set='^Scenario|^Incidents:|^Recovery point|^WAL archive|^Enforce: a huge|counts are exact across crashes'
+  asan_set='^Scenario|^Incidents:|^Recovery point|^WAL archive|^Restore:|^Enforce: a huge|counts are exact across crashes'
   (cd build-asan && ctest --output-on-failure --no-tests=error -j2 --timeout 900 -L unit)
   (cd build-asan && ctest --output-on-failure --no-tests=error -j2 --timeout 900 -L integration \
     -R "$asan_set" -E 'normal churn')

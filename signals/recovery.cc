@@ -228,6 +228,11 @@ void RecoveryTracker::Annotate(std::vector<SignalEvent>* events, const nlohmann:
     if (!p) continue;
     nlohmann::json j = p->ToJson();
     if (!archive.is_null()) j["wal_archive"] = archive;
+    if (ev.kind == SignalKind::kTruncate || ev.kind == SignalKind::kDropTable) {
+      j["journal"] =
+          "a TRUNCATE or DROP is not journalled row by row: restore from the "
+          "recovery point";
+    }
     ev.figures["recovery"] = std::move(j);
   }
 }

@@ -58,6 +58,14 @@ void ChangeStream::Start() {
     PGW_LOG(Warning) << "change stream " << options_.target << ": " << s.message()
                      << "; counting starts again from zero";
   }
+  if (!options_.journal.dir.empty()) {
+    journal_ = std::make_unique<RowJournal>(options_.journal);
+    if (absl::Status s = journal_->Open(); !s.ok()) {
+      PGW_LOG(Warning) << "change stream " << options_.target << ": row journal: " << s.message()
+                       << "; deleted rows are not kept";
+      journal_.reset();
+    }
+  }
   thread_ = std::thread([this] { Run(); });
 }
 

@@ -16,6 +16,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "core/clock.h"
+#include "sources/row_journal.h"
 #include "sources/table_changes.h"
 #include "sources/test_decoding.h"
 
@@ -48,6 +49,10 @@ struct ChangeStreamOptions {
   // max_queue bounds the transactions waiting for Drain; on overflow the
   // oldest is dropped and counted.
   size_t max_queue = 100000;
+  // journal: when journal.dir is set, the old rows of committed DELETEs on
+  // watched tables are kept in a RowJournal there (REPLICA IDENTITY FULL
+  // tables give whole rows; others only their key).
+  JournalOptions journal;
   const Clock* clock = RealClock::Get();
 };
 
@@ -114,6 +119,17 @@ class ChangeStream {
   // DrainGaps returns the coverage gaps found since the last call.
   std::vector<CoverageGap> DrainGaps();
   ChangeCounts counts() const;
+  // JournalStats: the row journal's size and the rows its bounds dropped.
+  struct JournalStats {
+    uint64_t bytes = 0;
+    int64_t rows = 0;
+    int64_t dropped = 0;
+    int64_t errors = 0;
+  };
+  JournalStats journal_stats() const {
+    absl::MutexLock lock(&mu_);
+    return journal_stats_;
+  }
   ChangeStreamStatus status() const;
 
   // StatePath is state_dir/change_stream_<target>.json.
@@ -148,6 +164,10 @@ class ChangeStream {
 
   mutable absl::Mutex mu_;
   ChangeCounts counts_ ABSL_GUARDED_BY(mu_);
+  // journal_ is used on the stream's thread only; its figures are copied
+  // under mu_ for JournalStats.
+  std::unique_ptr<RowJournal> journal_;
+  JournalStats journal_stats_ ABSL_GUARDED_BY(mu_);
   // accounted_lsn: commit LSN of the last transaction counted (in memory);
   // persisted_lsn: the one in the state file.
   uint64_t accounted_lsn_ ABSL_GUARDED_BY(mu_) = 0;

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/log.h"
 #include "pg/connect.h"
+#include "sources/decoded_row.h"
 #include "sources/table_changes.h"
 
 namespace pgwarden {
@@ -167,8 +168,48 @@ absl::Status ChangeStream::Attempt::Step(const pg::ReplicationMessage& m) {
     absl::MutexLock lock(&s_->mu_);
     ++s_->counts_.malformed_lines;
   }
+  if (s_->journal_ != nullptr) Journal(m, r);
   if (r.committed.has_value()) s_->Account(std::move(*r.committed));
   return absl::OkStatus();
+}
+
+void ChangeStream::Attempt::Journal(const pg::ReplicationMessage& m, const FeedResult& r) {
+  RowJournal& journal = *s_->journal_;
+  absl::Status status;
+  int64_t added = 0;
+  if (r.committed.has_value()) {
+    if (journal_rows_ > 0) {
+      status = journal.Commit(
+          JournalCommit{r.committed->xid, r.committed->commit_lsn, r.committed->commit_time},
+          o_.clock->Now());
+    }
+    journal_rows_ = 0;
+  } else if (absl::StartsWith(m.data, "table ") && r.error.ok()) {
+    const size_t at = m.data.find(": DELETE:");
+    if (at == std::string::npos) return;
+    absl::StatusOr<DecodedLine> d = ParseTestDecodingLine(m.data);
+    if (!d.ok() || d->kind != DecodedKind::kDelete || d->tables.size() != 1) return;
+    const DecodedTable& t = d->tables[0];
+    if (o_.watched && !o_.watched(t.schema, t.table)) return;
+    absl::StatusOr<std::vector<DecodedColumn>> cols =
+        ParseDecodedColumns(absl::string_view(m.data).substr(at + 9));
+    if (!cols.ok()) {
+      status = cols.status();  // never the row itself: it is customer data
+    } else {
+      status = journal.AddRow(JournalRow{txns_.xid(), m.wal_start, t.schema, t.table, *cols});
+      added = status.ok() ? 1 : 0;
+      journal_rows_ += added;
+    }
+  }
+  if (!status.ok()) {
+    PGW_LOG(Warning) << "change stream " << o_.target << ": row journal: " << status.message();
+  }
+  absl::MutexLock lock(&s_->mu_);
+  JournalStats& st = s_->journal_stats_;
+  st.bytes = journal.bytes();
+  st.rows += added;
+  st.dropped = journal.dropped();
+  if (!status.ok()) ++st.errors;
 }
 
 absl::Status ChangeStream::Attempt::Confirm() {

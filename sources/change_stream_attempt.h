@@ -37,6 +37,8 @@ class ChangeStream::Attempt {
   absl::Status CreateOrRecreate(const SlotReport& report);
   absl::Status Stream();
   absl::Status Step(const pg::ReplicationMessage& m);
+  // Journal keeps a decoded DELETE's old row, and syncs at its commit.
+  void Journal(const pg::ReplicationMessage& m, const FeedResult& r);
   // Confirm persists what was accounted, then confirms it to the server.
   absl::Status Confirm();
   void RefreshSlot();
@@ -51,6 +53,7 @@ class ChangeStream::Attempt {
   // idle_pos_: the last keepalive's wal_end seen outside a transaction.
   uint64_t idle_pos_ = 0;
   uint64_t server_end_ = 0;
+  int64_t journal_rows_ = 0;  // of the open transaction
   uint64_t confirmed_ = 0;
   absl::Time last_status_ = absl::InfinitePast();
   absl::Time last_refresh_ = absl::InfinitePast();

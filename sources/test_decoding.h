@@ -82,6 +82,8 @@ class TxnAssembler {
 
   // in_transaction is true between a BEGIN and its COMMIT.
   bool in_transaction() const { return open_; }
+  // xid of the open transaction (0 outside one).
+  uint32_t xid() const { return xid_; }
   // Reset forgets a transaction in progress (after a reconnect the server
   // sends it again from its BEGIN).
   void Reset();

@@ -198,5 +198,22 @@ TEST_CASE("Config: detectors.update_rate takes the burst gate beside the detecto
   CHECK(absl::StrContains(e, "min_sharez"));
 }
 
+TEST_CASE("Config: journal sizes, backup age and restore dsn", "[config]") {
+  absl::StatusOr<AgentConfig> c = ParseConfig(
+      "targets:\n  - {name: a, dsn: \"dbname=a\"}\njournal:\n  max_bytes: 1GiB\n"
+      "  max_age: 2h\nbackup:\n  max_archive_age: 30m\nrestore:\n  dsn: \"dbname=a user=r\"\n",
+      "pgwarden.yaml");
+  REQUIRE(c.ok());
+  CHECK(c->journal_max_bytes == (1ULL << 30));
+  CHECK(c->journal_max_age == absl::Hours(2));
+  CHECK(c->max_archive_age == absl::Minutes(30));
+  CHECK(c->restore_dsn == "dbname=a user=r");
+  const std::string e = ErrorOf(
+      "targets:\n  - {name: a, dsn: \"dbname=a\"}\njournal:\n  max_bytes: 12 parsecs\n"
+      "backup:\n  max_archive_age: 5s\n");
+  CHECK(absl::StrContains(e, "journal.max_bytes: expected a size"));
+  CHECK(absl::StrContains(e, "backup.max_archive_age: must be at least 1m"));
+}
+
 }  // namespace
 }  // namespace pgwarden
