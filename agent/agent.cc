@@ -5,11 +5,14 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <set>
 
 #include "absl/strings/str_cat.h"
+#include "agent/discovery.h"
 #include "agent/target_loop.h"
 #include "alerting/dispatcher.h"
 #include "core/log.h"
+#include "core/target_id.h"
 #include "core/version.h"
 #include "remediation/remediator.h"
 
@@ -37,6 +40,8 @@ absl::StatusOr<DetectorFactories> MakeFactories(const DetectorsConfig& d) {
   return f;
 }
 
+}  // namespace
+
 // DegradedCounter is pgwarden_degraded_total{target,component}; every
 // target's series exist from start, at 0.
 class DegradedCounter : public Degraded {
@@ -50,12 +55,15 @@ class DegradedCounter : public Degraded {
                     .Labels(const_labels)
                     .Register(registry)) {
     for (const TargetConfig& t : targets) {
-      for (const char* c : {kDegradedAttribution, kDegradedSessionGuard,
-                            kDegradedRemediationConnection, kDegradedAudit}) {
-        Add(t.name, c, 0);
-      }
+      if (!t.databases) AddTarget(t.name);
     }
     Add("", kDegradedStatePersist, 0);
+  }
+  void AddTarget(const std::string& id) {
+    for (const char* c : {kDegradedAttribution, kDegradedSessionGuard,
+                          kDegradedRemediationConnection, kDegradedAudit}) {
+      Add(id, c, 0);
+    }
   }
   void Count(const std::string& target, const std::string& component) override {
     Add(target, component, 1);
@@ -63,11 +71,10 @@ class DegradedCounter : public Degraded {
 
  private:
   void Add(const std::string& target, const std::string& component, double n) {
-    family_.Add({{"target", target}, {"component", component}}).Increment(n);
+    family_.Add(TargetLabels(target, "component", component)).Increment(n);
   }
   prometheus::Family<prometheus::Counter>& family_;
 };
-}  // namespace
 
 Agent::Agent(AgentConfig config, Clock* clock)
     : config_(std::move(config)),
@@ -89,6 +96,9 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentConfig config, Clock* 
         absl::StrCat("cannot create state_dir ", cfg.state_dir, ": ", ec.message()));
   }
   agent->metrics_ = std::make_unique<AgentMetrics>(*agent->registry_, cfg.environment);
+  // A document rendered at most once per tick, however often it is scraped.
+  agent->exposition_ = std::make_shared<Exposition>(agent->registry_, cfg.interval);
+  agent->metrics_->exposition = agent->exposition_.get();
   agent->degraded_ = std::make_unique<DegradedCounter>(*agent->registry_,
                                                        agent->metrics_->ConstLabels(), cfg.targets);
   absl::StatusOr<std::unique_ptr<AlertDispatcher>> dispatcher = AlertDispatcher::Create(
@@ -108,36 +118,118 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentConfig config, Clock* 
   Agent* self = agent.get();
   agent->incidents_->set_metrics_hook(
       [self](const std::string& target, SignalKind kind, bool opened, int delta) {
-        const prometheus::Labels labels = {{"target", target}, {"kind", SignalKindName(kind)}};
+        const prometheus::Labels labels = TargetLabels(target, "kind", SignalKindName(kind));
         if (opened) self->metrics_->incidents.Add(labels).Increment();
         absl::MutexLock lock(&self->active_mu_);
         int& n = self->active_by_kind_[{target, kind}];
         n += delta;
         self->metrics_->incident_active.Add(labels).Set(n);
       });
-  // Series that exist before the first event (a counter first seen at 1
-  // hides that increment from increase()): incidents and active incidents
-  // per target and kind, remediation actions per target, action and result.
-  std::vector<std::string> target_names;
+  if (absl::Status s = agent->incidents_->Restore(); !s.ok()) PGW_LOG(Error) << s.message();
+  agent->factories_ = std::make_unique<DetectorFactories>(*factories);
   for (const TargetConfig& t : cfg.targets) {
-    target_names.push_back(t.name);
-    for (SignalKind kind : kAllSignalKinds) {
-      const prometheus::Labels labels = {{"target", t.name}, {"kind", SignalKindName(kind)}};
-      agent->metrics_->incidents.Add(labels);
-      agent->metrics_->incident_active.Add(labels).Set(0);
+    if (t.databases) {
+      ServerState server;
+      server.config = &t;
+      agent->servers_.push_back(std::move(server));
+    } else {
+      agent->AddLoop(t);
     }
   }
-  absl::StatusOr<prometheus::Family<prometheus::Counter>*> actions =
-      Remediator::RegisterActionsMetric(agent->registry_.get(), agent->metrics_->ConstLabels(),
-                                        target_names);
-  if (!actions.ok()) return actions.status();
-  if (absl::Status s = agent->incidents_->Restore(); !s.ok()) PGW_LOG(Error) << s.message();
-  for (const TargetConfig& t : cfg.targets) {
-    agent->loops_.push_back(std::make_unique<TargetLoop>(
-        cfg, t, *factories, agent->metrics_.get(), agent->incidents_.get(), agent->registry_.get(),
-        clock, agent->degraded_.get()));
-  }
   return agent;
+}
+
+void Agent::RegisterSeries(const std::string& id) {
+  // Series that exist before the first event (a counter first seen at 1
+  // hides that increment from increase()): incidents and active incidents
+  // per kind, remediation actions per action and result, degradations.
+  for (SignalKind kind : kAllSignalKinds) {
+    const prometheus::Labels labels = TargetLabels(id, "kind", SignalKindName(kind));
+    metrics_->incidents.Add(labels);
+    metrics_->incident_active.Add(labels).Set(0);
+  }
+  absl::StatusOr<prometheus::Family<prometheus::Counter>*> actions =
+      Remediator::RegisterActionsMetric(registry_.get(), metrics_->ConstLabels(), {id});
+  if (!actions.ok()) PGW_LOG(Error) << actions.status().message();
+  degraded_->AddTarget(id);
+}
+
+TargetLoop* Agent::AddLoop(const TargetConfig& target) {
+  RegisterSeries(target.name);
+  auto loop =
+      std::make_unique<TargetLoop>(config_, target, *factories_, metrics_.get(), incidents_.get(),
+                                   registry_.get(), clock_, degraded_.get());
+  TargetLoop* raw = loop.get();
+  absl::MutexLock lock(&loops_mu_);
+  loops_.push_back(std::move(loop));
+  if (started_) raw->Start();
+  return raw;
+}
+
+void Agent::Discover(ServerState& server) {
+  const TargetConfig& t = *server.config;
+  absl::StatusOr<std::vector<std::string>> listed = DiscoverDatabases(t, "pgwarden");
+  server.last_discovery = clock_->Now();
+  server.next_discovery = server.last_discovery + t.databases->discovery_interval;
+  if (!listed.ok()) {
+    const std::string msg(listed.status().message());
+    if (msg != server.error) {
+      PGW_LOG(Warning) << "target " << t.name << ": cannot list databases (keeping the "
+                       << server.loops.size() << " watched): " << msg;
+    }
+    server.error = msg;
+    return;
+  }
+  server.error.clear();
+  const std::set<std::string> now(listed->begin(), listed->end());
+  for (const std::string& db : now) {
+    if (server.loops.count(db) > 0) continue;
+    PGW_LOG(Info) << "target " << t.name << ": watching database " << db;
+    server.loops[db] = AddLoop(ForDatabase(t, db));
+  }
+  for (auto it = server.loops.begin(); it != server.loops.end();) {
+    if (now.count(it->first) > 0) {
+      ++it;
+      continue;
+    }
+    PGW_LOG(Info) << "target " << t.name << ": database " << it->first
+                  << " is gone, no longer watched";
+    TargetLoop* loop = it->second;
+    loop->Stop();
+    loop->DatabaseGone();
+    loop->RemoveSeries();
+    absl::MutexLock lock(&loops_mu_);
+    loops_.erase(
+        std::remove_if(loops_.begin(), loops_.end(),
+                       [loop](const std::unique_ptr<TargetLoop>& l) { return l.get() == loop; }),
+        loops_.end());
+    it = server.loops.erase(it);
+  }
+}
+
+void Agent::RunDiscovery() {
+  while (true) {
+    absl::Time next = absl::InfiniteFuture();
+    nlohmann::json status = nlohmann::json::array();
+    for (ServerState& server : servers_) {
+      if (clock_->Now() >= server.next_discovery) Discover(server);
+      next = std::min(next, server.next_discovery);
+      nlohmann::json dbs = nlohmann::json::array();
+      for (const auto& [db, loop] : server.loops) dbs.push_back(db);
+      nlohmann::json j = {{"name", server.config->name}, {"databases", dbs}};
+      if (!server.error.empty()) j["last_error"] = server.error;
+      j["last_discovery"] =
+          absl::FormatTime(absl::RFC3339_full, server.last_discovery, absl::UTCTimeZone());
+      status.push_back(std::move(j));
+    }
+    {
+      absl::MutexLock lock(&servers_status_mu_);
+      servers_status_ = std::move(status);
+    }
+    absl::MutexLock lock(&stop_mu_);
+    const absl::Duration wait = std::max(absl::Milliseconds(10), next - clock_->Now());
+    if (stop_mu_.AwaitWithTimeout(absl::Condition(&stop_), wait)) return;
+  }
 }
 
 absl::Status Agent::Start() {
@@ -145,34 +237,61 @@ absl::Status Agent::Start() {
   handlers.status_json = [this] { return StatusJson(); };
   handlers.healthy = [this] {
     const absl::Time now = clock_->Now();
+    absl::MutexLock lock(&loops_mu_);
     for (const auto& loop : loops_) {
       if (!loop->alive(now)) return false;
     }
     return true;
   };
-  http_ = std::make_unique<HttpServer>(registry_, handlers);
+  http_ = std::make_unique<HttpServer>(exposition_, handlers);
   if (absl::Status s = http_->Start(config_.listen); !s.ok()) return s;
   dispatcher_->Start();
-  for (auto& loop : loops_) loop->Start();
-  PGW_LOG(Info) << "pgwarden " << kPgwardenVersion << " watching " << loops_.size()
-                << " target(s) every " << absl::FormatDuration(config_.interval) << ", environment "
+  size_t plain = 0;
+  {
+    absl::MutexLock lock(&loops_mu_);
+    started_ = true;
+    for (auto& loop : loops_) loop->Start();
+    plain = loops_.size();
+  }
+  if (!servers_.empty()) {
+    // The first discovery before Start returns: the databases there are now
+    // are watched from the first tick.
+    for (ServerState& server : servers_) Discover(server);
+    discovery_ = std::thread([this] { RunDiscovery(); });
+  }
+  PGW_LOG(Info) << "pgwarden " << kPgwardenVersion << " watching " << plain << " database(s)"
+                << (servers_.empty() ? "" : absl::StrCat(" and ", servers_.size(), " server(s)"))
+                << " every " << absl::FormatDuration(config_.interval) << ", environment "
                 << config_.environment << ", metrics on http://" << config_.listen << "/metrics";
   return absl::OkStatus();
 }
 
 void Agent::Stop() {
-  for (auto& loop : loops_) loop->Stop();
+  {
+    absl::MutexLock lock(&stop_mu_);
+    stop_ = true;
+  }
+  if (discovery_.joinable()) discovery_.join();
+  {
+    absl::MutexLock lock(&loops_mu_);
+    for (auto& loop : loops_) loop->Stop();
+  }
   if (dispatcher_) dispatcher_->Stop();
   if (http_) http_->Stop();
 }
 
 std::string Agent::StatusJson() const {
   nlohmann::json targets = nlohmann::json::array();
-  for (const auto& loop : loops_) targets.push_back(loop->StatusJson());
+  {
+    absl::MutexLock lock(&loops_mu_);
+    for (const auto& loop : loops_) targets.push_back(loop->StatusJson());
+  }
   nlohmann::json j = {
       {"version", kPgwardenVersion},  {"environment", config_.environment},
       {"instance", config_.instance}, {"interval_seconds", absl::ToDoubleSeconds(config_.interval)},
       {"targets", targets},           {"incidents", incidents_->StatusJson()}};
+  absl::MutexLock lock(&servers_status_mu_);
+  if (!servers_status_.empty()) j["servers"] = servers_status_;
   return j.dump(2);
 }
 

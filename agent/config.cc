@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -42,10 +43,34 @@ std::string DefaultSlotName(const std::string& target) {
 
 namespace {
 
+// ParseDatabases reads a server target's `databases` and
+// `discovery_interval`.
+void ParseDatabases(const ConfigNode& node, TargetConfig* t) {
+  ConfigNode dbs = node.Child("databases");
+  if (!dbs.IsDefined()) {
+    if (node.Child("discovery_interval").IsDefined()) {
+      node.ErrorAt("discovery_interval", "applies only to a target with `databases`");
+    }
+    return;
+  }
+  if (!dbs.ExpectMap()) return;
+  dbs.CheckKeys({"include", "exclude"});
+  DatabaseSelection sel;
+  sel.include = dbs.GetStringList("include", {"*"});
+  sel.exclude = dbs.GetStringList("exclude", {});
+  sel.discovery_interval = node.GetDuration("discovery_interval", sel.discovery_interval);
+  if (sel.include.empty()) dbs.ErrorAt("include", "must name at least one glob (\"*\": all)");
+  if (sel.discovery_interval < absl::Seconds(1)) {
+    node.ErrorAt("discovery_interval", "must be at least 1s");
+  }
+  t->databases = std::move(sel);
+}
+
 void ParseTarget(const ConfigNode& node, std::set<std::string>* names, TargetConfig* t) {
   if (!node.ExpectMap(true)) return;
   node.CheckKeys({"name", "dsn", "dsn_env", "dsn_file", "tables", "connect_timeout",
-                  "statement_timeout", "server_log", "change_stream", "fast_path"});
+                  "statement_timeout", "server_log", "change_stream", "fast_path", "databases",
+                  "discovery_interval"});
   t->name = node.GetRequiredString("name");
   if (!t->name.empty()) {
     if (!ValidName(t->name)) {
@@ -79,6 +104,7 @@ void ParseTarget(const ConfigNode& node, std::set<std::string>* names, TargetCon
     }
   }
   if (t->change_stream.slot.empty()) t->change_stream.slot = DefaultSlotName(t->name);
+  ParseDatabases(node, t);
   if (t->connect_timeout < absl::Seconds(1)) node.ErrorAt("connect_timeout", "must be at least 1s");
   if (t->statement_timeout < absl::Milliseconds(10)) {
     node.ErrorAt("statement_timeout", "must be at least 10ms");
@@ -199,6 +225,27 @@ void ParseGlobals(const ConfigNode& top, AgentConfig* cfg) {
   cfg->reconnect_max_backoff = top.GetDuration("reconnect_max_backoff", cfg->reconnect_max_backoff);
   if (cfg->reconnect_max_backoff < absl::Seconds(1)) {
     top.ErrorAt("reconnect_max_backoff", "must be at least 1s");
+  }
+}
+
+// ParseMetrics reads `metrics.per_table`: all, top:N or anomalous (default:
+// all up to 10,000 tables per database, then top:1000).
+void ParseMetrics(const ConfigNode& top, PerTableMetrics* out) {
+  ConfigNode m = top.Child("metrics");
+  if (!m.IsDefined() || !m.ExpectMap()) return;
+  m.CheckKeys({"per_table"});
+  const std::string v = m.GetString("per_table", "");
+  int n = 0;
+  if (v.empty()) return;
+  if (v == "all") {
+    out->mode = PerTableMetrics::Mode::kAll;
+  } else if (v == "anomalous") {
+    out->mode = PerTableMetrics::Mode::kAnomalous;
+  } else if (absl::StartsWith(v, "top:") && absl::SimpleAtoi(v.substr(4), &n) && n > 0) {
+    out->mode = PerTableMetrics::Mode::kTop;
+    out->top = n;
+  } else {
+    m.ErrorAt("per_table", absl::StrCat("\"", v, "\": expected all, top:N (N > 0) or anomalous"));
   }
 }
 
@@ -348,13 +395,15 @@ absl::StatusOr<AgentConfig> ParseConfig(const std::string& text, const std::stri
   }
   top.CheckKeys({"environment", "instance", "listen", "interval", "fast_interval", "log_level",
                  "state_dir", "reconnect_max_backoff", "targets", "detectors", "incidents",
-                 "maintenance", "alerting", "remediation", "backup", "journal", "restore"});
+                 "maintenance", "alerting", "remediation", "backup", "journal", "restore",
+                 "metrics"});
   ParseGlobals(top, &cfg);
   ParseTargets(top, &cfg.targets);
   ParseDetectors(top, &cfg.detectors);
   ParseIncidents(top, &cfg);
   ParseBackup(top, &cfg);
   ParseJournal(top, &cfg);
+  ParseMetrics(top, &cfg.per_table);
   ParseMaintenance(top.Child("maintenance"), &cfg.maintenance);
   ParseActionSections(top, &cfg);
 
@@ -368,43 +417,6 @@ absl::StatusOr<AgentConfig> LoadConfig(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ParseConfig(ss.str(), path);
-}
-
-std::string InMaintenance(const MaintenanceConfig& config, const std::string& target,
-                          const std::string& schema, const std::string& table, absl::Time t) {
-  if (config.windows.empty()) return "";
-  absl::TimeZone tz;
-  if (!absl::LoadTimeZone(config.timezone, &tz)) tz = absl::UTCTimeZone();
-  const std::string full = absl::StrCat(schema, ".", table);
-  for (const MaintenanceWindow& w : config.windows) {
-    if (!w.targets.empty() &&
-        std::find(w.targets.begin(), w.targets.end(), target) == w.targets.end()) {
-      continue;
-    }
-    if (!w.tables.empty()) {
-      if (table.empty()) continue;  // a table window does not cover the database
-      bool match = false;
-      for (const std::string& g : w.tables) {
-        if (::fnmatch(g.c_str(), full.c_str(), 0) == 0) match = true;
-      }
-      if (!match) continue;
-    }
-    // The window may have started today or on an earlier day (it can cross
-    // midnight); check the start of each of the last 8 days.
-    const absl::CivilDay today = absl::ToCivilDay(t, tz);
-    for (int back = 0; back <= 7; ++back) {
-      const absl::CivilDay day = today - back;
-      const int weekday = static_cast<int>(absl::GetWeekday(day));  // Monday = 0
-      const int sunday_based = (weekday + 1) % 7;
-      if (!w.weekdays.empty() &&
-          std::find(w.weekdays.begin(), w.weekdays.end(), sunday_based) == w.weekdays.end()) {
-        continue;
-      }
-      const absl::Time start = absl::FromCivil(absl::CivilMinute(day) + w.start_minute, tz);
-      if (t >= start && t < start + w.duration) return w.name;
-    }
-  }
-  return "";
 }
 
 }  // namespace pgwarden

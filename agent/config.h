@@ -1,6 +1,7 @@
 #ifndef PGWARDEN_AGENT_CONFIG_H_
 #define PGWARDEN_AGENT_CONFIG_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,9 +26,26 @@ struct ChangeStreamConfig {
   bool allow_unbounded_retention = false;
 };
 
-// TargetConfig is one watched database.
+// DatabaseSelection picks the databases of a server target: globs on the
+// database name, read from pg_database (templates and databases that do
+// not allow connections are never watched).
+struct DatabaseSelection {
+  std::vector<std::string> include;
+  std::vector<std::string> exclude;
+  absl::Duration discovery_interval = absl::Seconds(30);
+};
+
+// TargetConfig is one watched database, or a server whose databases are
+// discovered (`databases`).
 struct TargetConfig {
+  // name is the target's id (core/target_id.h): the config entry's name, or
+  // "name/database" for one database of a server target.
   std::string name;
+  // databases is set on a server target's config entry; its dsn names the
+  // database discovery connects to (default: libpq's).
+  std::optional<DatabaseSelection> databases;
+  // database is set on one database of a server target (the metric label).
+  std::string database;
   // dsn is the libpq connection string (from dsn, dsn_env or dsn_file). It
   // may hold a password: never log it unredacted.
   std::string dsn;
@@ -91,6 +109,18 @@ struct MaintenanceConfig {
   std::vector<std::string> allowed_roles;
 };
 
+// PerTableMetrics bounds the per-table series a target exports; detection
+// covers every table whatever is exported.
+struct PerTableMetrics {
+  // kAuto: kAll up to kAutoLimit tables, then kTop with top = 1000.
+  // kTop: the `top` largest tables by live rows and every table whose
+  // score is not 0. kAnomalous: only tables whose score is not 0.
+  enum class Mode { kAuto, kAll, kTop, kAnomalous };
+  static constexpr int kAutoLimit = 10000;
+  Mode mode = Mode::kAuto;
+  int top = 1000;
+};
+
 // AgentConfig is the whole configuration file.
 struct AgentConfig {
   std::string path;
@@ -126,6 +156,7 @@ struct AgentConfig {
   // re-inserts rows as (it needs INSERT on the tables; the agent's own role
   // only reads); used as given, so it names the target's database.
   std::string restore_dsn;
+  PerTableMetrics per_table;  // metrics.per_table
   MaintenanceConfig maintenance;
   AlertingConfig alerting;
   RemediationConfig remediation;

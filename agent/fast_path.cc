@@ -5,7 +5,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "agent/target_loop_series.h"
 #include "core/log.h"
+#include "core/target_id.h"
 
 namespace pgwarden {
 
@@ -27,7 +29,7 @@ FastPath::FastPath(const AgentConfig& config, const TargetConfig& target,
       clock_(clock),
       stream_watch_(ChangeSource::kStream, factories, silencer),
       statement_watch_(ChangeSource::kStatements, factories, silencer),
-      duration_(metrics->fast_tick_duration.Add({{"target", target.name}},
+      duration_(metrics->fast_tick_duration.Add(TargetLabels(target.name),
                                                 AgentMetrics::SampleDurationBuckets())) {}
 
 FastPath::~FastPath() { Stop(); }
@@ -49,18 +51,36 @@ void FastPath::Start(std::function<void()> wake) {
   };
   o.on_data = std::move(wake);
   if (config_.journal_enabled) {
-    o.journal.dir = (std::filesystem::path(config_.state_dir) / "journal" / target_.name).string();
+    o.journal.dir =
+        (std::filesystem::path(config_.state_dir) / "journal" / TargetFileName(target_.name))
+            .string();
     o.journal.max_bytes = config_.journal_max_bytes;
     o.journal.max_age = config_.journal_max_age;
   }
   stream_ = std::make_unique<ChangeStream>(std::move(o));
-  metrics_->change_stream_up.Add({{"target", target_.name}}).Set(0);
-  metrics_->change_stream_gaps.Add({{"target", target_.name}});
+  metrics_->change_stream_up.Add(TargetLabels(target_.name)).Set(0);
+  metrics_->change_stream_gaps.Add(TargetLabels(target_.name));
   stream_->Start();
 }
 
 void FastPath::Stop() {
   if (stream_) stream_->Stop();
+}
+
+void FastPath::RemoveSeries() {
+  const prometheus::Labels l = TargetLabels(target_.name);
+  for (auto* f : {&metrics_->change_stream_up, &metrics_->change_stream_lag,
+                  &metrics_->change_stream_retained, &metrics_->journal_bytes}) {
+    Drop(*f, l);
+  }
+  for (auto* f :
+       {&metrics_->change_stream_gaps, &metrics_->journal_rows, &metrics_->journal_dropped}) {
+    Drop(*f, l);
+  }
+  for (const char* op : {"insert", "update", "delete", "truncate"}) {
+    Drop(metrics_->change_stream_changes, TargetLabels(target_.name, "op", op));
+  }
+  metrics_->fast_tick_duration.Remove(&duration_);
 }
 
 bool FastPath::PollStream(pg::Session& conn, absl::Time now, WatchResult* out, bool observe) {
@@ -77,7 +97,7 @@ bool FastPath::PollStream(pg::Session& conn, absl::Time now, WatchResult* out, b
     }
     stream_state_ = st.state;
   }
-  const prometheus::Labels l = {{"target", target_.name}};
+  const prometheus::Labels l = TargetLabels(target_.name);
   metrics_->change_stream_up.Add(l).Set(st.up ? 1 : 0);
   metrics_->change_stream_lag.Add(l).Set(static_cast<double>(st.lag_bytes));
   metrics_->change_stream_retained.Add(l).Set(static_cast<double>(st.retained_bytes));
@@ -89,7 +109,7 @@ bool FastPath::PollStream(pg::Session& conn, absl::Time now, WatchResult* out, b
       {"truncate", &ChangeCounts::truncates}};
   for (const auto& [op, field] : ops) {
     prometheus::Counter& counter =
-        metrics_->change_stream_changes.Add({{"target", target_.name}, {"op", op}});
+        metrics_->change_stream_changes.Add(TargetLabels(target_.name, "op", op));
     const int64_t delta = c.*field - published_.*field;
     if (delta > 0) counter.Increment(static_cast<double>(delta));
   }

@@ -42,6 +42,8 @@ class FastPath {
   // thread when committed transactions are waiting.
   void Start(std::function<void()> wake);
   void Stop();
+  // RemoveSeries removes the target's series (its database is gone).
+  void RemoveSeries();
 
   // Sync follows the tables of the latest statistics snapshot.
   void Sync(const Snapshot& snap);

@@ -7,6 +7,7 @@
 #include "absl/strings/str_replace.h"
 #include "agent/target_loop_series.h"
 #include "core/log.h"
+#include "core/target_id.h"
 #include "pg/connect.h"
 #include "remediation/object_access.h"
 
@@ -40,8 +41,8 @@ TargetLoop::TargetLoop(const AgentConfig& config, const TargetConfig& target,
       watch_(factories, MaintenanceSilencer()),
       fast_(config, target, factories, MaintenanceSilencer(), metrics, clock),
       responder_(config, target, registry, metrics->ConstLabels(), incidents, clock, degraded),
-      up_(metrics->up.Add({{"target", target.name}})),
-      duration_(metrics->sample_duration.Add({{"target", target.name}},
+      up_(metrics->up.Add(TargetLabels(target.name))),
+      duration_(metrics->sample_duration.Add(TargetLabels(target.name),
                                              AgentMetrics::SampleDurationBuckets())),
       recovery_(RecoveryOptions{absl::Minutes(30), absl::Seconds(11),
                                 config.interval * (kFingerprintEvery + 1)}),
@@ -155,6 +156,12 @@ void TargetLoop::FastOnce(bool stream_only) {
 }
 
 void TargetLoop::Handle(WatchResult& result) {
+  // A table a signal names keeps its series exported for a while, whatever
+  // metrics.per_table exports otherwise.
+  for (const SignalEvent& ev : result.events) {
+    auto it = series_->tables.find(ev.oid);
+    if (it != series_->tables.end()) it->second.pinned_until = ev.time + absl::Minutes(10);
+  }
   partitions_.RollUp(&result.events);  // before attribution: the SQL names the parent
   recovery_.Annotate(&result.events, archive_.Health());
   pg::Session* conn = sampler_.session();
@@ -163,12 +170,12 @@ void TargetLoop::Handle(WatchResult& result) {
   }
   for (const auto& [ev, reason] : result.suppressed) {
     const std::string label = SuppressedReasonLabel(reason);
-    metrics_->suppressed.Add({{"target", target_.name}, {"reason", label}}).Increment();
+    metrics_->suppressed.Add(TargetLabels(target_.name, "reason", label)).Increment();
     PGW_LOG(Info) << "target " << target_.name << ": not paging (" << reason
                   << "): " << ev.description;
   }
   if (result.counter_resets > 0) {
-    metrics_->suppressed.Add({{"target", target_.name}, {"reason", "counter_reset"}})
+    metrics_->suppressed.Add(TargetLabels(target_.name, "reason", "counter_reset"))
         .Increment(result.counter_resets);
   }
   if (!result.events.empty()) responder_.Respond(incidents_->Observe(target_.name, result.events));
@@ -181,7 +188,7 @@ void TargetLoop::RunOnce() {
     up_.Set(0);
     const bool unavailable = absl::IsUnavailable(snap.status());
     metrics_->sample_errors
-        .Add({{"target", target_.name}, {"reason", unavailable ? "connect" : "query"}})
+        .Add(TargetLabels(target_.name, "reason", unavailable ? "connect" : "query"))
         .Increment();
     {
       absl::MutexLock lock(&status_mu_);
@@ -318,6 +325,10 @@ void TargetLoop::CheckDatabaseDropped(const std::string& message) {
   Handle(result);
 }
 
+void TargetLoop::DatabaseGone() {
+  CheckDatabaseDropped(absl::StrCat("database \"", database_, "\" does not exist"));
+}
+
 void TargetLoop::PollServerLog(absl::Time now, const std::string& database, WatchResult* result) {
   if (!server_log_) return;
   absl::StatusOr<LoginFailures> polled = server_log_->Poll();
@@ -332,7 +343,7 @@ void TargetLoop::PollServerLog(absl::Time now, const std::string& database, Watc
     server_log_error_.clear();
   }
   for (const auto& [reason, n] : polled->by_reason) {
-    metrics_->failed_logins.Add({{"target", target_.name}, {"reason", reason}})
+    metrics_->failed_logins.Add(TargetLabels(target_.name, "reason", reason))
         .Increment(static_cast<double>(n));
   }
   for (const LoggedStatement& st : polled->statements) {
@@ -344,9 +355,7 @@ void TargetLoop::PollServerLog(absl::Time now, const std::string& database, Watc
                      << LoginFailures::kMaxStatements << " in one poll)";
   }
   watch_.ProcessLogins(now, database, *polled, result);
-  metrics_->anomaly_score
-      .Add({{"target", target_.name}, {"signal", "failed_logins"}, {"schema", ""}, {"table", ""}})
-      .Set(watch_.failed_logins_score());
+  metrics_->anomaly_score.Add(ScoreLabels("failed_logins")).Set(watch_.failed_logins_score());
 }
 
 nlohmann::json TargetLoop::StatusJson() const {
@@ -358,6 +367,7 @@ nlohmann::json TargetLoop::StatusJson() const {
                       {"paths", fast_.StatusJson()},
                       {"unreadable_objects", ObjectErrors::Get().Json(target_.name)},
                       {"wal_archive", archive_health_}};
+  if (!target_.database.empty()) j["database"] = target_.database;
   if (!last_error_.empty()) j["last_error"] = last_error_;
   if (last_success_ != absl::InfinitePast()) {
     j["last_sample"] = absl::FormatTime(absl::RFC3339_full, last_success_, absl::UTCTimeZone());

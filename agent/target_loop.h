@@ -49,6 +49,11 @@ class TargetLoop {
   void Start();
   void Stop();
   nlohmann::json StatusJson() const;
+  // DatabaseGone pages the loss of the loop's database once (if it was ever
+  // sampled and not yet paged); call after Stop.
+  void DatabaseGone();
+  // RemoveSeries removes the target's series; call after Stop.
+  void RemoveSeries();
   // alive is false if the loop thread has not completed a pass recently.
   bool alive(absl::Time now) const;
 
@@ -63,6 +68,8 @@ class TargetLoop {
   void Handle(WatchResult& result);
   TargetWatch::Silencer MaintenanceSilencer();
   void PublishTables(const WatchResult& result);
+  // ScoreLabels are a target-wide anomaly score's labels (schema, table "").
+  prometheus::Labels ScoreLabels(const std::string& signal) const;
   // PublishDatabase sets the target's database and WAL archive series.
   void PublishDatabase(const Snapshot& snap);
   // PollServerLog reads new failed logins and logged schema changes from the

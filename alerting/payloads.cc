@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "core/target_id.h"
 
 namespace pgwarden {
 
@@ -150,7 +151,6 @@ nlohmann::json AlertmanagerLabels(const Alert& alert) {
   nlohmann::json labels = {
       {"alertname", "PgwardenIncident"},
       {"environment", MakeValidUtf8(alert.environment, 256)},
-      {"target", MakeValidUtf8(alert.target, 256)},
       {"object", MakeValidUtf8(alert.object, 256)},
       {"kind", MakeValidUtf8(alert.kind, 256)},
       {"severity", SeverityOf(alert)},
@@ -159,6 +159,8 @@ nlohmann::json AlertmanagerLabels(const Alert& alert) {
       // Alertmanager groups by it across agents.
       {"incident", MakeValidUtf8(alert.dedup_key, 256)},
   };
+  // target and, for a database of a server target, database (as on metrics).
+  for (const auto& [k, v] : TargetLabels(alert.target)) labels[k] = MakeValidUtf8(v, 256);
   if (!alert.role.empty()) labels["role"] = MakeValidUtf8(alert.role, 256);
   return labels;
 }

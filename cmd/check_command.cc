@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/config.h"
+#include "agent/discovery.h"
 #include "cmd/cli.h"
 #include "cmd/privileges.h"
 #include "core/clock.h"
@@ -67,7 +68,13 @@ int CheckCommand(const ParsedArgs& args) {
             << cfg->alerting.sinks.size() << " alert sink(s), remediation "
             << RemediationModeName(cfg->remediation.mode) << ")\n";
   bool ok = true;
-  for (const TargetConfig& t : cfg->targets) {
+  std::vector<std::string> errors;
+  const std::vector<TargetConfig> targets = ExpandTargets(*cfg, "pgwarden-check", &errors);
+  for (const std::string& e : errors) {
+    std::cout << e << "\n";
+    ok = false;
+  }
+  for (const TargetConfig& t : targets) {
     PgSampler sampler(t.dsn, TableFilter(t.include, t.exclude),
                       PgSamplerOptions{t.connect_timeout, t.statement_timeout, "pgwarden-check"});
     absl::StatusOr<Snapshot> snap = sampler.Sample(RealClock::Get()->Now());

@@ -17,6 +17,7 @@
 #include "agent/config.h"
 #include "cmd/cli.h"
 #include "cmd/incident_file.h"
+#include "core/target_id.h"
 #include "pg/connect.h"
 #include "remediation/audit.h"
 #include "sources/row_journal.h"
@@ -254,7 +255,7 @@ int RestoreCommand(const ParsedArgs& args) {
     return kExitFailure;
   }
   const std::string dir =
-      (std::filesystem::path(cfg->state_dir) / "journal" / inc->target).string();
+      (std::filesystem::path(cfg->state_dir) / "journal" / TargetFileName(inc->target)).string();
   const absl::Time until = inc->open ? absl::InfiniteFuture() : inc->resolved_at;
   absl::StatusOr<std::vector<JournalRow>> rows =
       RowJournal::Read(dir, Journalled(*inc), from, UINT64_MAX, until);
@@ -270,7 +271,13 @@ int RestoreCommand(const ParsedArgs& args) {
   }
   pg::ConnectOptions options;
   options.application_name = "pgwarden-restore";
-  absl::StatusOr<std::unique_ptr<pg::Session>> conn = pg::Connect(cfg->restore_dsn, options);
+  // A database of a server target: restore.dsn names the server, the
+  // incident the database.
+  const auto labels = TargetLabels(inc->target);
+  const auto db = labels.find("database");
+  const std::string dsn =
+      db == labels.end() ? cfg->restore_dsn : pg::WithDatabase(cfg->restore_dsn, db->second);
+  absl::StatusOr<std::unique_ptr<pg::Session>> conn = pg::Connect(dsn, options);
   if (!conn.ok()) {
     std::cerr << "pgwarden restore: cannot connect with restore.dsn: " << conn.status().message()
               << "\n";

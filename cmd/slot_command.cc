@@ -10,8 +10,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "agent/config.h"
+#include "agent/discovery.h"
 #include "cmd/cli.h"
 #include "core/clock.h"
+#include "core/target_id.h"
 #include "pg/connect.h"
 #include "remediation/stat_statements_sql.h"
 #include "sources/slot_tools.h"
@@ -113,7 +115,10 @@ int SlotCommand(const ParsedArgs& args) {
   const bool dry_run = args.Has("dry-run");
   bool ok = true;
   bool any = false;
-  for (const TargetConfig& t : cfg->targets) {
+  std::vector<std::string> errors;
+  const std::vector<TargetConfig> targets = ExpandTargets(*cfg, "pgwarden-slot", &errors);
+  for (const std::string& e : errors) std::cout << e << "\n";
+  for (const TargetConfig& t : targets) {
     if (!only.empty() ? t.name != only : !t.change_stream.enabled) continue;
     any = true;
     pg::ConnectOptions options;
@@ -136,7 +141,8 @@ int SlotCommand(const ParsedArgs& args) {
     if (!dry_run) {
       // The stream's saved position belongs to the slot that is gone.
       std::error_code ec;
-      std::filesystem::remove(absl::StrCat(cfg->state_dir, "/change_stream_", t.name, ".json"), ec);
+      std::filesystem::remove(
+          absl::StrCat(cfg->state_dir, "/change_stream_", TargetFileName(t.name), ".json"), ec);
     }
   }
   if (!any) {

@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "agent/config.h"
+#include "agent/discovery.h"
 #include "cmd/cli.h"
 #include "core/clock.h"
 #include "pg/connect.h"
@@ -36,15 +37,13 @@ int UndoCommand(const ParsedArgs& args) {
     return kExitFailure;
   }
   const std::string& target = action->target;
-  const TargetConfig* tc = nullptr;
-  for (const TargetConfig& t : cfg->targets) {
-    if (t.name == target) tc = &t;
-  }
-  if (tc == nullptr) {
+  absl::StatusOr<TargetConfig> resolved = ResolveTarget(*cfg, target);
+  if (!resolved.ok()) {
     std::cerr << "pgwarden undo: action " << id << " is for target \"" << target
-              << "\", which is not in " << cfg->path << "\n";
+              << "\", which is not in " << cfg->path << ": " << resolved.status().message() << "\n";
     return kExitFailure;
   }
+  const TargetConfig* tc = &*resolved;
   pg::ConnectOptions options;
   options.application_name = "pgwarden-undo";
   options.connect_timeout = tc->connect_timeout;

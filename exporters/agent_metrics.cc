@@ -14,21 +14,6 @@ AgentMetrics::AgentMetrics(prometheus::Registry& registry, const std::string& en
              .Help("1 when the last sample of the target succeeded, else 0.")
              .Labels({{"environment", environment}})
              .Register(registry)),
-      table_rows(BuildGauge()
-                     .Name("pgwarden_table_rows")
-                     .Help("Live rows of a watched table at the last sample (n_live_tup).")
-                     .Labels({{"environment", environment}})
-                     .Register(registry)),
-      rows_deleted(BuildCounter()
-                       .Name("pgwarden_table_rows_deleted_total")
-                       .Help("Rows deleted from a watched table, from pg_stat counters.")
-                       .Labels({{"environment", environment}})
-                       .Register(registry)),
-      rows_inserted(BuildCounter()
-                        .Name("pgwarden_table_rows_inserted_total")
-                        .Help("Rows inserted into a watched table, from pg_stat counters.")
-                        .Labels({{"environment", environment}})
-                        .Register(registry)),
       anomaly_score(BuildGauge()
                         .Name("pgwarden_anomaly_score")
                         .Help("Anomaly score in [0,1] of a watched series at the last sample.")

@@ -11,6 +11,8 @@
 
 namespace pgwarden {
 
+class Exposition;
+
 // AgentMetrics owns the agent's own metric families (PRODUCT.md names), each
 // carrying the constant label `environment`. Families are thread-safe; a
 // scrape reads them without touching the database.
@@ -22,10 +24,10 @@ class AgentMetrics {
   // families in the same registry.
   const prometheus::Labels& ConstLabels() const { return const_labels_; }
 
-  prometheus::Family<prometheus::Gauge>& up;                        // {target}
-  prometheus::Family<prometheus::Gauge>& table_rows;                // {target,schema,table}
-  prometheus::Family<prometheus::Counter>& rows_deleted;            // {target,schema,table}
-  prometheus::Family<prometheus::Counter>& rows_inserted;           // {target,schema,table}
+  prometheus::Family<prometheus::Gauge>& up;  // {target}
+  // anomaly_score: the target-wide scores; per-table ones and the per-table
+  // families pgwarden_table_rows, _rows_deleted_total, _rows_inserted_total
+  // are rendered by exporters/exposition.h.
   prometheus::Family<prometheus::Gauge>& anomaly_score;             // {target,signal,schema,table}
   prometheus::Family<prometheus::Counter>& incidents;               // {target,kind}
   prometheus::Family<prometheus::Gauge>& incident_active;           // {target,kind}
@@ -52,6 +54,9 @@ class AgentMetrics {
   prometheus::Family<prometheus::Counter>& own_rollbacks;           // {target}
   prometheus::Family<prometheus::Histogram>& fast_tick_duration;    // {target}
   prometheus::Family<prometheus::Gauge>& build_info;                // {version}
+  // exposition receives each target's per-table lines (set by the agent;
+  // null: per-table series are not exported).
+  Exposition* exposition = nullptr;
 
   // SampleDurationBuckets are the histogram's bucket bounds in seconds.
   static prometheus::Histogram::BucketBoundaries SampleDurationBuckets();

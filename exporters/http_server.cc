@@ -2,10 +2,14 @@
 
 #include <httplib.h>
 
+#include <algorithm>
+
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "core/log.h"
-#include "prometheus/text_serializer.h"
 
 namespace pgwarden {
 
@@ -40,8 +44,24 @@ absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& lis
   return std::make_pair(host, port);
 }
 
-HttpServer::HttpServer(std::shared_ptr<prometheus::Registry> registry, HttpServerHandlers handlers)
-    : registry_(std::move(registry)), handlers_(std::move(handlers)) {}
+bool AcceptsGzip(absl::string_view accept_encoding) {
+  for (absl::string_view part : absl::StrSplit(accept_encoding, ',')) {
+    part = absl::StripAsciiWhitespace(part);
+    const size_t semi = part.find(';');
+    const absl::string_view coding = absl::StripAsciiWhitespace(part.substr(0, semi));
+    if (!absl::EqualsIgnoreCase(coding, "gzip")) continue;
+    // "gzip;q=0" refuses it.
+    if (semi != absl::string_view::npos) {
+      const absl::string_view q = absl::StripAsciiWhitespace(part.substr(semi + 1));
+      if (q == "q=0" || q == "q=0.0" || q == "q=0.00" || q == "q=0.000") return false;
+    }
+    return true;
+  }
+  return false;
+}
+
+HttpServer::HttpServer(std::shared_ptr<Exposition> exposition, HttpServerHandlers handlers)
+    : exposition_(std::move(exposition)), handlers_(std::move(handlers)) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
@@ -52,11 +72,18 @@ absl::Status HttpServer::Start(const std::string& listen) {
   server_->new_task_queue = [] { return new httplib::ThreadPool(4); };
   server_->set_read_timeout(5, 0);
   server_->set_write_timeout(5, 0);
-  auto registry = registry_;
-  server_->Get("/metrics", [registry](const httplib::Request&, httplib::Response& res) {
-    prometheus::TextSerializer serializer;
-    res.set_content(serializer.Serialize(registry->Collect()),
-                    "text/plain; version=0.0.4; charset=utf-8");
+  auto exposition = exposition_;
+  server_->Get("/metrics", [exposition](const httplib::Request& req, httplib::Response& res) {
+    const bool gzip = AcceptsGzip(req.get_header_value("Accept-Encoding"));
+    std::shared_ptr<const std::string> body = exposition->Text(gzip);
+    if (gzip) res.set_header("Content-Encoding", "gzip");
+    res.set_header("Vary", "Accept-Encoding");
+    // The body is shared with the cache: served from it, not copied.
+    res.set_content_provider(body->size(), "text/plain; version=0.0.4; charset=utf-8",
+                             [body](size_t offset, size_t length, httplib::DataSink& sink) {
+                               return sink.write(body->data() + offset,
+                                                 std::min(length, body->size() - offset));
+                             });
   });
   auto handlers = handlers_;
   server_->Get("/healthz", [handlers](const httplib::Request&, httplib::Response& res) {

@@ -8,7 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "prometheus/registry.h"
+#include "exporters/exposition.h"
 
 namespace httplib {
 class Server;
@@ -26,11 +26,11 @@ struct HttpServerHandlers {
   std::function<bool()> healthy;
 };
 
-// HttpServer serves /metrics (Prometheus text format from the registry),
-// /healthz and the status page on one listen address.
+// HttpServer serves /metrics (the Exposition, gzip-compressed when the
+// scraper accepts it), /healthz and the status page on one listen address.
 class HttpServer {
  public:
-  HttpServer(std::shared_ptr<prometheus::Registry> registry, HttpServerHandlers handlers);
+  HttpServer(std::shared_ptr<Exposition> exposition, HttpServerHandlers handlers);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -43,12 +43,15 @@ class HttpServer {
   void Stop();
 
  private:
-  std::shared_ptr<prometheus::Registry> registry_;
+  std::shared_ptr<Exposition> exposition_;
   HttpServerHandlers handlers_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int port_ = 0;
 };
+
+// AcceptsGzip reads an Accept-Encoding header: gzip listed, not with q=0.
+bool AcceptsGzip(absl::string_view accept_encoding);
 
 // SplitHostPort parses "host:port", "[v6]:port" or "host" (default port).
 absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& listen,

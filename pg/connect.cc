@@ -217,6 +217,15 @@ std::string ConnectionString(const std::string& dsn, const ConnectOptions& o) {
   return out;
 }
 
+std::string WithDatabase(const std::string& dsn, const std::string& db) {
+  const bool uri = absl::StartsWith(dsn, "postgresql://") || absl::StartsWith(dsn, "postgres://");
+  if (uri) {
+    return absl::StrCat(dsn, !absl::StrContains(dsn, '?') ? "?" : "&",
+                        "dbname=", PercentEncode(db));
+  }
+  return absl::StrCat(dsn, dsn.empty() ? "" : " ", "dbname=", KeywordValue(db));
+}
+
 absl::StatusOr<std::unique_ptr<Session>> Connect(const std::string& dsn,
                                                  const ConnectOptions& options) {
   std::unique_ptr<pqxx::connection> conn;

@@ -45,6 +45,10 @@ absl::StatusOr<std::unique_ptr<Session>> Connect(const std::string& dsn,
 // counted here too. Thread-safe.
 int64_t OwnRollbacks(const std::string& dsn);
 
+// WithDatabase returns `dsn` (keyword or URI form) naming database `db`
+// instead of its own (a later dbname overrides an earlier one).
+std::string WithDatabase(const std::string& dsn, const std::string& db);
+
 // RedactDsn returns `dsn` with any password (keyword form password=...,
 // or URI form user:password@) replaced by "***".
 std::string RedactDsn(const std::string& dsn);

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "core/log.h"
+#include "core/target_id.h"
 
 namespace pgwarden {
 namespace {
@@ -98,9 +99,9 @@ void ObjectErrors::Attach(const std::string& target,
   absl::MutexLock lock(&mu_);
   families_[target] = errors;
   for (const char* kind : {"schema", "table"}) {
-    errors->Add({{"target", target}, {"object_kind", kind}});
+    errors->Add(TargetLabels(target, "object_kind", kind));
   }
-  own_[target].counter = &own_rollbacks->Add({{"target", target}});
+  own_[target].counter = &own_rollbacks->Add(TargetLabels(target));
 }
 
 void ObjectErrors::SetOwnRollbacks(const std::string& target, int64_t total) {
@@ -128,7 +129,7 @@ std::vector<ObjectError> ObjectErrors::Update(const std::string& target,
                      << " (statements and locks are still watched); fix: " << e.grant_sql;
     auto f = families_.find(target);
     if (f != families_.end()) {
-      f->second->Add({{"target", target}, {"object_kind", e.kind}}).Increment();
+      f->second->Add(TargetLabels(target, "object_kind", e.kind)).Increment();
     }
   }
   for (const ObjectError& e : before) {

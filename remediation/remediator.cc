@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/log.h"
+#include "core/target_id.h"
 #include "remediation/facts.h"
 
 namespace pgwarden {
@@ -60,7 +61,7 @@ absl::StatusOr<prometheus::Family<prometheus::Counter>*> Remediator::RegisterAct
         for (ActionResult r : kResults) {
           prometheus::Labels labels = {{"action", ActionKindName(a)},
                                        {"result", ActionResultName(r)}};
-          if (const_labels.count("target") == 0) labels["target"] = target;
+          if (const_labels.count("target") == 0) labels.merge(TargetLabels(target));
           family->Add(labels);
         }
       }
@@ -282,7 +283,7 @@ ActionRecord Remediator::Finish(const std::string& incident, const std::string& 
     prometheus::Labels labels = {{"action", ActionKindName(rec.action)},
                                  {"result", ActionResultName(rec.result)}};
     // The target is a per-series label unless the caller made it constant.
-    if (family_->GetConstantLabels().count("target") == 0) labels["target"] = target;
+    if (family_->GetConstantLabels().count("target") == 0) labels.merge(TargetLabels(target));
     try {
       family_->Add(labels).Increment();
     } catch (const std::exception& e) {

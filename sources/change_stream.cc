@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/durable_file.h"
 #include "core/log.h"
+#include "core/target_id.h"
 #include "nlohmann/json.hpp"
 #include "sources/change_stream_attempt.h"
 
@@ -49,7 +50,7 @@ ChangeStream::~ChangeStream() { Stop(); }
 
 std::string ChangeStream::StatePath() const {
   return absl::StrCat(options_.state_dir.empty() ? "." : options_.state_dir, "/change_stream_",
-                      options_.target, ".json");
+                      TargetFileName(options_.target), ".json");
 }
 
 void ChangeStream::Start() {

@@ -11,18 +11,29 @@
 #include "sources/table_changes.h"
 
 namespace pgwarden {
-namespace {
+namespace {}  // namespace
 
-constexpr char kTablesSql[] =
-    "SELECT s.relid::int8, c.relfilenode::int8, s.schemaname, s.relname, "
-    "s.n_live_tup, s.n_dead_tup, s.n_tup_ins, s.n_tup_upd, s.n_tup_del, "
-    "s.vacuum_count + s.autovacuum_count + s.analyze_count + s.autoanalyze_count, "
-    "s.n_mod_since_analyze, coalesce(rn.nspname, ''), coalesce(rc.relname, '') "
-    "FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
-    // A partition's root partitioned table (whose own counters stay 0).
+// The pg_stat_get_* functions over pg_class read only the counters the
+// detectors use: pg_stat_user_tables also sums the scans of every index of
+// every table on each read. The same relations as pg_stat_user_tables
+// (tables and materialized views outside the system schemas), partitioned
+// tables left out (their own counters stay 0).
+const char kSampleTablesSql[] =
+    "SELECT c.oid::int8, c.relfilenode::int8, n.nspname, c.relname, "
+    "pg_stat_get_live_tuples(c.oid), pg_stat_get_dead_tuples(c.oid), "
+    "pg_stat_get_tuples_inserted(c.oid), pg_stat_get_tuples_updated(c.oid), "
+    "pg_stat_get_tuples_deleted(c.oid), "
+    "pg_stat_get_vacuum_count(c.oid) + pg_stat_get_autovacuum_count(c.oid) + "
+    "pg_stat_get_analyze_count(c.oid) + pg_stat_get_autoanalyze_count(c.oid), "
+    "pg_stat_get_mod_since_analyze(c.oid), coalesce(rn.nspname, ''), coalesce(rc.relname, '') "
+    "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    // A partition's root partitioned table.
     "LEFT JOIN pg_class rc ON c.relispartition AND rc.oid = pg_partition_root(c.oid) "
     "LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace "
-    "WHERE c.relkind <> 'p'";
+    "WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+    "AND n.nspname !~ '^pg_toast'";
+
+namespace {
 
 // The same round trip reads the WAL position and the server's clock (the
 // recovery point) and the cluster's WAL archiver (the backups watch).
@@ -87,7 +98,7 @@ absl::StatusOr<Snapshot> PgSampler::Sample(absl::Time now) {
   }
   Snapshot snap;
   snap.time = now;
-  absl::StatusOr<pg::Result> tables = conn_->Query(kTablesSql);
+  absl::StatusOr<pg::Result> tables = conn_->Query(kSampleTablesSql);
   snap.db.own_rollbacks = pg::OwnRollbacks(dsn_);
   absl::StatusOr<pg::Result> db =
       tables.ok() ? conn_->Query(kDatabaseSql) : absl::StatusOr<pg::Result>(tables.status());

@@ -12,6 +12,12 @@
 
 namespace pgwarden {
 
+// kSampleTablesSql is the per-table sampling query (columns: oid,
+// relfilenode, schema, name, live, dead, inserted, updated, deleted,
+// maintenance count, modified since analyze, root partitioned table's
+// schema and name).
+extern const char kSampleTablesSql[];
+
 // TableStat is one user table's statistics at one sample.
 struct TableStat {
   int64_t oid = 0;

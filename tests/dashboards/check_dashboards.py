@@ -15,12 +15,22 @@ file) and, unless --no-prometheus, run against a real Prometheus started on a
 free 127.0.0.1 port over synthetic pgwarden series backfilled with
 `promtool tsdb create-blocks-from openmetrics`: each must evaluate without
 error and return at least one series, which catches label typos and
-selectors that can never match.
+selectors that can never match. Variables take the values of three scenarios
+(promql.SCENARIOS: every drop-down at All, a plain target picked, two tables
+of one database picked) and every expression runs in each.
+
+Per-table panels (topn_checks.py) must bound what they plot with
+topk($topn, ...)/bottomk or a table="$table" filter, the dashboard must have
+the table picker (target, database, schema, table: multi-select, All = ".*")
+and a topn variable, and on the synthetic data (300 tables, half with a
+database label) each such query returns at most topn's default series, at
+the end of the data and, for a range query, over the whole hour.
 
 Standard library only. Exit status 0 when every check passes, 1 otherwise.
 The checks are in the modules beside this file: promql.py (exported metrics,
 PromQL lexer), dashboard_checks.py (structure, metric names, promtool) and
-synthetic_prometheus.py (the synthetic series and the Prometheus run).
+synthetic_prometheus.py (the synthetic series and the Prometheus run) and
+topn_checks.py (per-table panels bounded by topk).
 
   check_dashboards.py --promtool PATH [--prometheus PATH | --no-prometheus]
                       [--rules RULES.yml] DASHBOARD.json...
@@ -46,15 +56,18 @@ from dashboard_checks import (  # noqa: E402
     flatten_panels,
     rules_exprs,
 )
-from promql import CheckError, metric_names  # noqa: E402
+from promql import CheckError, metric_names, substitute_variables  # noqa: E402
 from synthetic_prometheus import Prometheus, check_against_prometheus  # noqa: E402
+from topn_checks import check_topn, per_table_selectors  # noqa: E402
 
 
 def check_all(args, dashboards, workdir):
     """check_all runs every check and returns the list of errors."""
     errors, exprs = [], []
     for path, dash in dashboards:
-        exprs += check_dashboard(path, dash, errors)
+        dash_exprs = check_dashboard(path, dash, errors)
+        check_topn(path, dash, dash_exprs, errors)
+        exprs += dash_exprs
     check_metric_names(exprs, set(), errors)
     rule_exprs = []
     if args.rules:
@@ -100,6 +113,10 @@ def self_test(args, dashboards, workdir):
         "panel without datasource": lambda d: d["panels"][1].pop("datasource"),
         "panel without gridPos": lambda d: d["panels"][1].pop("gridPos"),
         "undefined variable": lambda d: first_target(d).update(expr=first_target(d)["expr"] + " * $nosuch"),
+        "no topn variable": lambda d: d["templating"].update(
+            list=[v for v in d["templating"]["list"] if v["name"] != "topn"]),
+        "table variable without allValue": lambda d: variable(d, "table").pop("allValue"),
+        "single-select database variable": lambda d: variable(d, "database").update(multi=False),
     }
     for name, mutate in mutations.items():
         path, dash = dashboards[0]
@@ -108,6 +125,17 @@ def self_test(args, dashboards, workdir):
         errs = check_all(argparse.Namespace(**dict(vars(args), no_prometheus=True, rules=None)),
                          [(path + " (" + name + ")", bad)], workdir)
         expect(errs, "mutation %r is detected" % name)
+    # A per-table panel without topk names the panel, in every dashboard.
+    for path, dash in dashboards:
+        bad = copy.deepcopy(dash)
+        title, target = per_table_target(bad)
+        target["expr"] = target["expr"].split(" and on (")[0]  # the query as it was before topk
+        if "topk" in target["expr"] or "bottomk" in target["expr"]:
+            target["expr"] = UNBOUNDED_EXPR
+        errs = check_all(argparse.Namespace(**dict(vars(args), no_prometheus=True, rules=None)),
+                         [(path + " (no topk)", bad)], workdir)
+        expect(any("without topk" in e and repr(title) in e for e in errs),
+               "mutation 'no topk' in %s panel %r is detected: %s" % (path, title, errs))
     if args.rules:
         bad_rules = os.path.join(workdir, "renamed.rules.yml")
         with open(args.rules) as f, open(bad_rules, "w") as out:
@@ -116,16 +144,55 @@ def self_test(args, dashboards, workdir):
                          dashboards, workdir)
         expect(any("pgwarden_outbox_depth" in e for e in errs), "renamed metric in the rules is detected")
     if args.prometheus:
-        # A label typo parses and names a known metric: only running it finds it.
-        path, dash = dashboards[0]
-        bad = copy.deepcopy(dash)
-        first_target(bad).update(expr=first_target(bad)["expr"].replace("environment=", "enviroment=", 1))
-        errs = check_all(argparse.Namespace(**dict(vars(args), no_prometheus=False, rules=None)),
-                         [(path + " (label typo)", bad)], workdir)
-        expect(any("returns no series" in e for e in errs), "mutation 'label typo' is detected: %s" % errs)
+        prometheus_mutations(args, dashboards, workdir, expect)
     for f in failures:
         print("SELF-TEST FAILED: " + f)
     return failures
+
+
+# A per-table query that passes the static check but not the run: topk with
+# an N far above $topn, and topk ranked at every step (a range query draws
+# other tables at each step). UNBOUNDED_EXPR has no topk at all.
+UNBOUNDED_EXPR = 'max by (target, database, schema, table) (pgwarden_anomaly_score{environment="$environment"})'
+RUNTIME_MUTATIONS = {
+    "topk above topn": ("topk(1000, %s)" % UNBOUNDED_EXPR, "series, more than topn=10"),
+    "topk per step": ("topk($topn, %s)" % UNBOUNDED_EXPR, "series over the hour (a range query), more than topn=10"),
+}
+
+
+def prometheus_mutations(args, dashboards, workdir, expect):
+    """prometheus_mutations proves what only running the queries finds, on one Prometheus."""
+    path, dash = dashboards[0]
+    bad = {}
+    # A label typo parses and names a known metric: only running it finds it.
+    bad["label typo"] = copy.deepcopy(dash)
+    first_target(bad["label typo"]).update(
+        expr=first_target(bad["label typo"])["expr"].replace("environment=", "enviroment=", 1))
+    for name, (expr, _) in RUNTIME_MUTATIONS.items():
+        bad[name] = copy.deepcopy(dash)
+        target = per_table_target(bad[name])[1]
+        target.update(expr=expr, instant=False, range=True)
+    errs = check_all(argparse.Namespace(**dict(vars(args), no_prometheus=False, rules=None)),
+                     [("%s (%s)" % (path, name), d) for name, d in bad.items()], workdir)
+    expect(any("(label typo)" in e and "returns no series" in e for e in errs),
+           "mutation 'label typo' is detected: %s" % errs)
+    for name, (_, message) in RUNTIME_MUTATIONS.items():
+        expect(any("(%s)" % name in e and message in e for e in errs),
+               "mutation %r is detected (%r): %s" % (name, message, errs))
+
+
+def variable(dash, name):
+    return next(v for v in dash["templating"]["list"] if v["name"] == name)
+
+
+def per_table_target(dash):
+    """per_table_target returns (title, target) of the first panel target that selects per-table series."""
+    variables = {v["name"]: v for v in dash["templating"]["list"]}
+    for p in flatten_panels(dash["panels"]):
+        for t in p.get("targets") or []:
+            if per_table_selectors(substitute_variables(t.get("expr", ""), variables)):
+                return p.get("title"), t
+    raise CheckError("no panel selects per-table series")
 
 
 def first_target(dash):

@@ -10,7 +10,7 @@ import os
 import re
 import subprocess
 
-from promql import ALLOWED_METRICS, CheckError, metric_names, substitute_variables
+from promql import ALLOWED_METRICS, DEFAULT_SCENARIO, SCENARIOS, CheckError, metric_names, substitute_variables
 
 
 def flatten_panels(panels):
@@ -21,13 +21,20 @@ def flatten_panels(panels):
 
 
 class Expr:
-    """Expr is one PromQL expression found in a file, with where it came from."""
+    """Expr is one PromQL expression found in a file, with where it came from.
 
-    def __init__(self, where, raw, promql, label=None):
+    promql is the expression with the variables of the default scenario;
+    variants maps every scenario (promql.SCENARIOS) to its expression."""
+
+    def __init__(self, where, raw, promql, label=None, variants=None, panel=None, instant=False):
         self.where = where
         self.raw = raw
         self.promql = promql
         self.label = label  # for label_values(expr, label): the label it must yield
+        self.variants = variants or {"rules": promql}
+        self.panel = panel  # the panel's title, for a panel target
+        self.instant = instant  # the panel asks for an instant query only
+        self.max_series = None  # set by topn_checks: the most series it may return
 
 
 def check_dashboard(path, dash, errors):
@@ -63,16 +70,16 @@ def check_dashboard(path, dash, errors):
         if not m or m.group(1) not in ds_vars:
             err("%s: datasource uid %r is not a datasource template variable %s" % (what, ds.get("uid"), sorted(ds_vars)))
 
-    def add_expr(where, raw, label=None):
+    def add_expr(where, raw, label=None, panel=None, instant=False):
         if not isinstance(raw, str) or not raw.strip():
             err("%s: empty expression" % where)
             return
         try:
-            promql = substitute_variables(raw, variables)
+            variants = {sc: substitute_variables(raw, variables, sc) for sc in SCENARIOS}
         except CheckError as e:
             err("%s: %s" % (where, e))
             return
-        exprs.append(Expr("%s: %s" % (path, where), raw, promql, label))
+        exprs.append(Expr("%s: %s" % (path, where), raw, variants[DEFAULT_SCENARIO], label, variants, panel, instant))
 
     for name, v in variables.items():
         if v["type"] != "query":
@@ -132,7 +139,8 @@ def check_dashboard(path, dash, errors):
             refs.add(ref)
             if "datasource" in t:
                 check_datasource(t["datasource"], "panel %r target %s" % (title, ref))
-            add_expr("panel %r target %s" % (title, ref), t.get("expr"))
+            add_expr("panel %r target %s" % (title, ref), t.get("expr"), panel=title,
+                     instant=bool(t.get("instant")) and not t.get("range"))
     return exprs
 
 

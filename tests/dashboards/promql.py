@@ -2,7 +2,8 @@
 
 metric_names() returns the metrics an expression selects (skipping keywords,
 aggregations, functions, label lists and everything inside {} and []);
-substitute_variables() replaces Grafana variables with test values.
+substitute_variables() replaces Grafana variables with the values of one
+scenario (SCENARIOS).
 """
 
 import re
@@ -12,6 +13,7 @@ EXPORTED_METRICS = {
     "pgwarden_up",
     "pgwarden_table_rows",
     "pgwarden_table_rows_deleted_total",
+    "pgwarden_table_rows_inserted_total",
     "pgwarden_anomaly_score",
     "pgwarden_incidents_total",
     "pgwarden_incident_active",
@@ -39,12 +41,28 @@ GRAFANA_BUILTINS = {
     "__range_s": "1800",
     "__interval_ms": "15000",
 }
+# Values of query variables without an All option, in every scenario.
 VARIABLE_VALUES = {
     "environment": "production",
     "target": "shop",
     "schema": "public",
     "table": "orders",
 }
+# Scenarios: the picks a user makes in the drop-downs. A query variable with an
+# All option that a scenario does not pick takes its allValue (".*"), as on a
+# freshly opened dashboard: the case with every table at once. "plain" picks a
+# target whose series have no database label, "picked" two tables of one
+# database of a target that watches every database of its server (a
+# multi-value pick substitutes like Grafana's regex format: "(a|b)").
+SCENARIOS = {
+    "all": {},
+    "plain": {"target": ["shop"]},
+    "picked": {"target": ["cluster"], "database": ["app"], "schema": ["public"], "table": ["orders", "customers"]},
+}
+DEFAULT_SCENARIO = "all"
+# Labels the series of a scenario's picks do not carry: a plain target has no
+# database, so its database drop-down lists nothing but All.
+ABSENT_LABELS = {"plain": {"database"}}
 
 PROMQL_KEYWORDS = {
     "and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right",
@@ -126,15 +144,42 @@ def metric_names(expr):
     return names
 
 
-def substitute_variables(expr, variables):
-    """substitute_variables replaces $var, ${var} and ${var:fmt} with test values."""
+def variable_default(v):
+    """variable_default returns the current (default) value of a custom, constant or textbox variable."""
+    cur = v.get("current") or {}
+    value = cur.get("value")
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if value in (None, "") and v.get("options"):
+        value = v["options"][0].get("value")
+    if value in (None, ""):
+        value = str(v.get("query", "")).split(",")[0].strip()
+    return str(value)
+
+
+def variable_value(name, v, scenario):
+    """variable_value returns what Grafana puts in place of variable v in scenario."""
+    if v.get("type") in ("custom", "constant", "textbox", "interval"):
+        return variable_default(v)
+    picked = SCENARIOS[scenario].get(name)
+    if picked is None and v.get("includeAll"):
+        return v.get("allValue") or ".*"
+    if picked is None:
+        return VARIABLE_VALUES.get(name, "x")
+    if len(picked) == 1 or not v.get("multi"):
+        return picked[0]
+    return "(" + "|".join(re.escape(p) for p in picked) + ")"
+
+
+def substitute_variables(expr, variables, scenario=DEFAULT_SCENARIO):
+    """substitute_variables replaces $var, ${var} and ${var:fmt} with the values of a scenario."""
 
     def repl(m):
         name = m.group(1) or m.group(2) or m.group(3)
         if name in GRAFANA_BUILTINS:
             return GRAFANA_BUILTINS[name]
         if name in variables:
-            return VARIABLE_VALUES.get(name, "x")
+            return variable_value(name, variables[name], scenario)
         raise CheckError("expression uses undefined variable $%s: %r" % (name, expr))
 
     return re.sub(r"\$\{(\w+)(?::[^}]*)?\}|\$(\w+)|\[\[(\w+)\]\]", repl, expr)
