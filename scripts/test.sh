@@ -87,7 +87,7 @@ if [ "$sanitize" = 1 ]; then
   # mode, the change stream's crash cases). The other integration cases wait
   # on servers for most of their time and run the same code; they run in the
   # plain pass above (this keeps CI well inside its time budget).
-  asan_set='^Scenario|^Incidents:|^Recovery point|^WAL archive|^Restore:|^Enforce: a huge|counts are exact across crashes'
+  asan_set='^Scenario|^Incidents:|^Recovery point|^WAL archive|^Restore:|^Enforce: a huge|counts are exact across crashes|^Server target'
   (cd build-asan && ctest --output-on-failure --no-tests=error -j2 --timeout 900 -L unit)
   (cd build-asan && ctest --output-on-failure --no-tests=error -j2 --timeout 900 -L integration \
     -R "$asan_set" -E 'normal churn')
