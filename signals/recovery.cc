@@ -85,7 +85,7 @@ void RecoveryTracker::ObserveSample(const Snapshot& snap) {
       st.moves.push_back(Move{snap.time, dd, du, rewritten});
       if (rewritten) st.moves.back().deleted = std::max(dd, st.live);
       if (st.moves.size() > options_.max_moves) {
-        st.moves.pop_front();
+        st.moves.erase(st.moves.begin());
         st.forgot = true;
       }
     } else if (!reset) {
@@ -110,7 +110,7 @@ void RecoveryTracker::ObserveTxns(const std::vector<CommittedTxn>& txns) {
       tt.txns.push_back(
           Txn{txn.xid, txn.last_change_lsn, txn.commit_time, c.deleted, c.updated, c.truncated});
       if (tt.txns.size() > options_.max_txns) {
-        tt.txns.pop_front();
+        tt.txns.erase(tt.txns.begin());
         tt.forgot = true;
       }
     }
@@ -126,7 +126,7 @@ absl::optional<RecoveryPoint> RecoveryTracker::FromStream(const std::string& tab
                                                           int64_t rows) const {
   auto it = txns_.find(table);
   if (it == txns_.end() || ring_.empty()) return absl::nullopt;
-  const std::deque<Txn>& txns = it->second.txns;
+  const std::vector<Txn>& txns = it->second.txns;
   const Txn* first = nullptr;
   int64_t sum = 0;
   for (auto t = txns.rbegin(); t != txns.rend(); ++t) {

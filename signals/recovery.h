@@ -113,8 +113,10 @@ class RecoveryTracker {
     int64_t live = 0;
     double usual_deleted = 0;  // mean per-tick change of the usual ticks
     double usual_updated = 0;
-    std::deque<Move> moves;  // oldest first, at most max_moves
-    bool forgot = false;     // older moves were dropped
+    // oldest first, at most max_moves (a vector: an empty deque allocates,
+    // and every table has one)
+    std::vector<Move> moves;
+    bool forgot = false;  // older moves were dropped
     absl::Time seen = absl::InfinitePast();
   };
   struct Txn {
@@ -126,7 +128,7 @@ class RecoveryTracker {
     bool truncated = false;
   };
   struct TableTxns {
-    std::deque<Txn> txns;  // oldest first, at most max_txns
+    std::vector<Txn> txns;  // oldest first, at most max_txns
     bool forgot = false;
   };
 

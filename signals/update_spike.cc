@@ -36,7 +36,7 @@ UpdateVerdict UpdateSpikeTracker::Observe(absl::Time now, int64_t updated, doubl
     }
     while (!recent_.empty() && now - recent_.front().first >= window_) {
       recent_sum_ -= recent_.front().second;
-      recent_.pop_front();
+      recent_.erase(recent_.begin());
     }
     v.rate = static_cast<double>(recent_sum_) / std::max(dt, absl::ToDoubleSeconds(window_));
   }

@@ -2,11 +2,11 @@
 #define PGWARDEN_SIGNALS_UPDATE_SPIKE_H_
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "detectors/detector.h"
@@ -72,7 +72,9 @@ class UpdateSpikeTracker {
   std::unique_ptr<Detector> detector_;
   UpdateGate gate_;
   absl::Duration window_;
-  std::deque<std::pair<absl::Time, int64_t>> recent_;
+  // A vector, not a deque: an empty deque still allocates ~600 bytes, and
+  // every watched table has one.
+  std::vector<std::pair<absl::Time, int64_t>> recent_;
   int64_t recent_sum_ = 0;
   double score_ = 0;
   int64_t burst_rows_ = 0;
