@@ -216,18 +216,7 @@ void TargetLoop::RunOnce() {
   PublishTables(result);
   PollServerLog(snap->time, snap->database, &result);
   CheckDdl(*snap, &result);
-  fast_.Sync(*snap);
-  watched_.clear();
-  watched_.reserve(snap->tables.size());
-  absl::flat_hash_set<std::string>
-      parents;  // a partitioned table is watched through its partitions
-  for (const TableStat& t : snap->tables) {
-    watched_.push_back(TableRef{t.schema, t.name});
-    if (!t.parent_name.empty() &&
-        parents.insert(absl::StrCat(t.parent_schema, ".", t.parent_name)).second) {
-      watched_.push_back(TableRef{t.parent_schema, t.parent_name});
-    }
-  }
+  if (snap->tables_reread) Follow(*snap);
   if (pg::Session* conn = sampler_.session()) {
     responder_.Observe(*conn);
     fast_.Tick(*conn, snap->time, &result);
@@ -250,6 +239,21 @@ void TargetLoop::RunOnce() {
   last_success_ = start;
   tables_watched_ = static_cast<int64_t>(snap->tables.size());
   archive_health_ = archive_.Health();
+}
+
+void TargetLoop::Follow(const Snapshot& snap) {
+  fast_.Sync(snap);
+  watched_.clear();
+  watched_.reserve(snap.tables.size());
+  absl::flat_hash_set<std::string>
+      parents;  // a partitioned table is watched through its partitions
+  for (const TableStat& t : snap.tables) {
+    watched_.push_back(TableRef{t.schema, t.name});
+    if (!t.parent_name.empty() &&
+        parents.insert(absl::StrCat(t.parent_schema, ".", t.parent_name)).second) {
+      watched_.push_back(TableRef{t.parent_schema, t.parent_name});
+    }
+  }
 }
 
 void TargetLoop::EmitDdl(SignalEvent ev, WatchResult* result) {
@@ -300,8 +304,13 @@ void TargetLoop::CheckDdl(const Snapshot& snap, WatchResult* result) {
   }
   const bool logged = logged_ddl_rechecks_ > 0;
   if (logged) --logged_ddl_rechecks_;
+  catalog_moved_ = catalog_moved_ || snap.database_changed;
   if (--ticks_to_fingerprint_ > 0 && !dropped && !logged) return;
   ticks_to_fingerprint_ = kFingerprintEvery;
+  // A column change moves the database's row counters (pg_attribute,
+  // pg_class): while they stand still the catalog is as last read.
+  if (!catalog_moved_ && fingerprint_ && !dropped && !logged) return;
+  catalog_moved_ = false;
   std::vector<int64_t> oids;
   oids.reserve(snap.tables.size());
   for (const TableStat& t : snap.tables) oids.push_back(t.oid);

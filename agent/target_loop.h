@@ -86,6 +86,8 @@ class TargetLoop {
   // the server log when it logged the statement, or to its suppressed list
   // inside a maintenance window or when that role is an allowed one.
   void EmitDdl(SignalEvent ev, WatchResult* result);
+  // Follow hands a re-read table list to the fast path and the session guard.
+  void Follow(const Snapshot& snap);
 
   const AgentConfig& config_;
   TargetConfig target_;
@@ -101,6 +103,7 @@ class TargetLoop {
   std::string server_log_error_;
   std::unique_ptr<CatalogFingerprint> fingerprint_;  // of the last DDL check
   int ticks_to_fingerprint_ = 0;
+  bool catalog_moved_ = true;  // since the last fingerprint (Snapshot::database_changed)
   // A logged schema change naming a watched table: the fingerprint is read at
   // this many next ticks (the statement may still wait for its lock).
   int logged_ddl_rechecks_ = 0;

@@ -44,7 +44,8 @@ constexpr char kDatabaseSql[] =
     "ELSE pg_current_wal_lsn() END)::text, extract(epoch FROM clock_timestamp())::float8, "
     "current_setting('archive_mode') <> 'off', a.archived_count, a.failed_count, "
     "coalesce(extract(epoch FROM a.last_archived_time), 0)::float8, "
-    "coalesce(extract(epoch FROM a.last_failed_time), 0)::float8 "
+    "coalesce(extract(epoch FROM a.last_failed_time), 0)::float8, "
+    "tup_inserted + tup_updated + tup_deleted "
     "FROM pg_stat_database CROSS JOIN pg_stat_archiver a WHERE datname = current_database()";
 
 absl::Time FromEpoch(double seconds) {
@@ -78,7 +79,10 @@ PgSampler::PgSampler(std::string dsn, TableFilter filter, PgSamplerOptions optio
 
 PgSampler::~PgSampler() { Disconnect(); }
 
-void PgSampler::Disconnect() { conn_.reset(); }
+void PgSampler::Disconnect() {
+  conn_.reset();
+  rows_counter_ = -1;  // the next sample reads every table
+}
 
 absl::Status PgSampler::Connect() {
   pg::ConnectOptions o;
@@ -92,25 +96,12 @@ absl::Status PgSampler::Connect() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<Snapshot> PgSampler::Sample(absl::Time now) {
-  if (conn_ == nullptr) {
-    if (absl::Status s = Connect(); !s.ok()) return s;
-  }
-  Snapshot snap;
-  snap.time = now;
+absl::Status PgSampler::ReadTables(Snapshot* snap) {
   absl::StatusOr<pg::Result> tables = conn_->Query(kSampleTablesSql);
-  snap.db.own_rollbacks = pg::OwnRollbacks(dsn_);
-  absl::StatusOr<pg::Result> db =
-      tables.ok() ? conn_->Query(kDatabaseSql) : absl::StatusOr<pg::Result>(tables.status());
-  if (!db.ok()) {
-    const bool lost = !conn_->IsOpen() || absl::IsUnavailable(db.status());
-    Disconnect();
-    if (lost) return db.status();
-    return absl::InternalError(absl::StrCat("sampling query failed: ", db.status().message()));
-  }
-  snap.all_oids.reserve(tables->size());
+  if (!tables.ok()) return tables.status();
+  snap->all_oids.reserve(tables->size());
   for (const pg::Row& row : *tables) {
-    snap.all_oids.push_back(row.Int(0));
+    snap->all_oids.push_back(row.Int(0));
     std::string schema = row.Text(2);
     std::string name = row.Text(3);
     std::string parent_schema = row.Text(11);
@@ -134,8 +125,45 @@ absl::StatusOr<Snapshot> PgSampler::Sample(absl::Time now) {
     t.modified = row.Int(10);
     t.parent_schema = std::move(parent_schema);
     t.parent_name = std::move(parent_name);
-    snap.tables.push_back(std::move(t));
+    snap->tables.push_back(std::move(t));
   }
+  last_tables_ = snap->tables;
+  last_oids_ = snap->all_oids;
+  last_read_ = snap->time;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Snapshot> PgSampler::Sample(absl::Time now) {
+  if (conn_ == nullptr) {
+    if (absl::Status s = Connect(); !s.ok()) return s;
+  }
+  Snapshot snap;
+  snap.time = now;
+  snap.db.own_rollbacks = pg::OwnRollbacks(dsn_);
+  // The database's counters first: a change flushed after them is in the
+  // tables read next, and moves them for the next sample.
+  absl::StatusOr<pg::Result> db = conn_->Query(kDatabaseSql);
+  int64_t rows_counter = -1;
+  if (db.ok() && !db->empty()) rows_counter = (*db)[0].Int(14);
+  // A backend flushes a table's counters and its database's in one pass:
+  // one more read after the counters stop covers a table flushed last.
+  const bool moved = rows_counter_ < 0 || rows_counter != rows_counter_;
+  snap.database_changed = moved || moved_before_;
+  const bool read = snap.database_changed || now - last_read_ >= options_.reread_every;
+  absl::Status tables = db.ok() && read ? ReadTables(&snap) : db.status();
+  if (!tables.ok()) {
+    const bool lost = !conn_->IsOpen() || absl::IsUnavailable(tables);
+    Disconnect();
+    if (lost) return tables;
+    return absl::InternalError(absl::StrCat("sampling query failed: ", tables.message()));
+  }
+  if (!read) {
+    snap.tables = last_tables_;
+    snap.all_oids = last_oids_;
+    snap.tables_reread = false;
+  }
+  moved_before_ = moved;
+  rows_counter_ = rows_counter;
   if (!db->empty()) {
     const pg::Row& r = (*db)[0];
     snap.database = r.Text(0);

@@ -81,6 +81,16 @@ struct Snapshot {
   // all_oids lists every user table seen, watched or not, so that a table
   // renamed out of the watch list is not mistaken for a dropped one.
   std::vector<int64_t> all_oids;
+  // tables_reread: the per-table query ran. False when the database's row
+  // counters (pg_stat_database tup_inserted, tup_updated, tup_deleted, which
+  // every table's changes and every catalog change move, TRUNCATE and DROP
+  // included) stood still since the last two reads: `tables` and `all_oids`
+  // are then the last read's, unchanged.
+  bool tables_reread = true;
+  // database_changed: those counters moved at this sample or the one before
+  // (true at the first sample after a connect): a table, its columns or its
+  // counters may have changed.
+  bool database_changed = true;
 };
 
 // TableFilter selects tables by shell globs on "schema.table" (fnmatch).
@@ -102,12 +112,16 @@ struct PgSamplerOptions {
   absl::Duration connect_timeout = absl::Seconds(5);
   absl::Duration statement_timeout = absl::Seconds(5);
   std::string application_name = "pgwarden";
+  // reread_every: the per-table query runs at least this often even while
+  // the database's row counters stand still (VACUUM re-estimates n_live_tup
+  // without moving them).
+  absl::Duration reread_every = absl::Seconds(10);
 };
 
-// PgSampler reads one Snapshot per call from one database: one query for all
-// tables (pg_stat_user_tables joined with pg_class) and one for
-// pg_stat_database. It owns its connection, connects lazily and drops the
-// connection on any error so that the next call reconnects.
+// PgSampler reads one Snapshot per call from one database: one query for
+// pg_stat_database and, unless its row counters stood still (see
+// Snapshot::tables_reread), one for all tables (kSampleTablesSql). It owns its connection, connects
+// lazily and drops the connection on any error so that the next call reconnects.
 class PgSampler {
  public:
   PgSampler(std::string dsn, TableFilter filter, PgSamplerOptions options = {});
@@ -128,11 +142,20 @@ class PgSampler {
 
  private:
   absl::Status Connect();
+  // ReadTables runs kSampleTablesSql into `snap` and keeps a copy.
+  absl::Status ReadTables(Snapshot* snap);
 
   std::string dsn_;
   TableFilter filter_;
   PgSamplerOptions options_;
   std::unique_ptr<pg::Session> conn_;
+  // The last per-table read, its time and the row counters seen at the
+  // last sample (-1: none since the connect).
+  std::vector<TableStat> last_tables_;
+  std::vector<int64_t> last_oids_;
+  absl::Time last_read_ = absl::InfinitePast();
+  int64_t rows_counter_ = -1;
+  bool moved_before_ = true;
 };
 
 }  // namespace pgwarden

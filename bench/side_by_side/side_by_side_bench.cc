@@ -260,6 +260,21 @@ void ReportLog(const std::string& name, const std::string& path) {
   for (const std::string& d : distinct) std::cout << "  " << d << "\n";
 }
 
+// ReportQueries prints the statements `role` spent the most server time on
+// during the run (pg_stat_statements, reset when the tables were made):
+// where its backends' CPU goes.
+void ReportQueries(const pgwarden::LocalPostgres& pg, const Options& o, const std::string& role) {
+  absl::StatusOr<std::string> out = pg.Psql(
+      absl::StrCat("SELECT lpad(calls::text, 7) || ' calls ' || lpad(round(total_exec_time)::text, "
+                   "7) || ' ms  ' || left(regexp_replace(query, '\\s+', ' ', 'g'), 100) "
+                   "FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid "
+                   "WHERE r.rolname = '",
+                   role, "' ORDER BY total_exec_time DESC LIMIT 8"),
+      DatabaseNames(o).front());
+  std::cout << role << "'s statements by server time:\n"
+            << (out.ok() ? *out : out.status().ToString()) << "\n";
+}
+
 // Ports are two distinct free ports.
 std::array<int, 2> Ports() {
   const int a = pgwarden::FreeTcpPort().value_or(0);
@@ -310,6 +325,7 @@ int Run(const Options& o) {
   const pgwarden::bench::Window w =
       pgwarden::bench::Measure(sides, (*pg)->Dsn("postgres"), o.seconds, g_stop);
   pgwarden::bench::PrintTable(sides, w);
+  ReportQueries(**pg, o, "pgwarden");
   ReportLog("pgwarden", (*pg)->dir() + "/pgwarden.log");
   ReportLog("postgres_exporter", (*pg)->dir() + "/exporter.log");
   return g_stop.load() ? 1 : 0;
