@@ -1,23 +1,27 @@
 #include "remediation/session_rows.h"
 
+#include <algorithm>
+
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "remediation/object_access.h"
 
 namespace pgwarden {
 namespace {
 
-// $1, $2: the watched tables' schemas and names as text[], resolved to oids
-// through the catalogs (a regclass cast would raise "permission denied for
-// schema" for a schema the role may not use). Column 13 lists
-// "schema.table=Mode" for each granted relation lock on them, column 15 the
-// watched relations the session waits to lock in AccessExclusiveLock.
+// Column 13 lists "schema.table=Mode" for each granted relation lock outside
+// the system schemas (pg_locks read once, in l), column 15 the relations the session waits to lock
+// in AccessExclusiveLock; both are narrowed to the watched tables here, after the query: the
+// watched set (thousands of names) is not sent on every tick, and a table the role may not read
+// never fails the query.
 constexpr char kSessionsSql[] =
-    "WITH w AS (SELECT c.oid FROM unnest($1::text[], $2::text[]) AS x(s, t) "
-    "  JOIN pg_namespace n ON n.nspname = x.s "
-    "  JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = x.t) "
+    "WITH l AS (SELECT l.pid, l.granted, l.mode, n.nspname || '.' || c.relname AS rel "
+    "  FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+    "  JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "  WHERE l.locktype = 'relation' AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+    "    AND n.nspname NOT LIKE 'pg\\_toast%') "
     "SELECT a.pid, coalesce(a.usename::text, ''), coalesce(a.application_name, ''), "
     "  coalesce(host(a.client_addr), 'local'), coalesce(a.state, ''), "
     "  left(coalesce(a.query, ''), 2000), a.backend_start::text, coalesce(a.xact_start::text, ''), "
@@ -27,17 +31,11 @@ constexpr char kSessionsSql[] =
     "  coalesce(extract(epoch FROM clock_timestamp() - a.query_start)::float8, -1), "
     "  coalesce(extract(epoch FROM clock_timestamp() - a.state_change)::float8, -1), "
     "  CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid)::text ELSE '' END, "
-    "  coalesce((SELECT string_agg(n.nspname || '.' || c.relname || '=' || l.mode, ',') "
-    "            FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-    "            JOIN pg_namespace n ON n.oid = c.relnamespace "
-    "            WHERE l.pid = a.pid AND l.locktype = 'relation' AND l.granted "
-    "              AND l.relation IN (SELECT oid FROM w)), ''), "
+    "  coalesce((SELECT string_agg(l.rel || '=' || l.mode, ',') FROM l "
+    "            WHERE l.pid = a.pid AND l.granted), ''), "
     "  coalesce(a.backend_xid::text, ''), "
-    "  coalesce((SELECT string_agg(n.nspname || '.' || c.relname, ',') "
-    "            FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-    "            JOIN pg_namespace n ON n.oid = c.relnamespace "
-    "            WHERE l.pid = a.pid AND l.locktype = 'relation' AND NOT l.granted "
-    "              AND l.mode = 'AccessExclusiveLock' AND l.relation IN (SELECT oid FROM w)), '') "
+    "  coalesce((SELECT string_agg(l.rel, ',') FROM l WHERE l.pid = a.pid AND NOT l.granted "
+    "            AND l.mode = 'AccessExclusiveLock'), '') "
     "FROM pg_stat_activity a "
     "WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid() "
     "  AND a.datname = current_database() "
@@ -76,32 +74,46 @@ SessionRow ParseRow(const pg::Row& r) {
     if (eq == absl::string_view::npos) continue;
     row.locks.emplace_back(std::string(item.substr(0, eq)), std::string(item.substr(eq + 1)));
   }
-  for (const auto& [rel, mode] : row.locks) {
-    if (!row.info.lock_modes.empty()) row.info.lock_modes += ",";
-    absl::StrAppend(&row.info.lock_modes, rel, "=", mode);
-  }
   return row;
+}
+
+// KeepWatched drops the locks on relations that are not watched; the set of
+// watched names is built only when some session holds or awaits a lock.
+void KeepWatched(const std::vector<TableRef>& watched, std::vector<SessionRow>* rows) {
+  bool any = false;
+  for (const SessionRow& r : *rows) any = any || !r.locks.empty() || !r.waiting_exclusive.empty();
+  if (!any) return;
+  absl::flat_hash_set<std::string> names;
+  names.reserve(watched.size());
+  for (const TableRef& t : watched) names.insert(absl::StrCat(t.schema, ".", t.table));
+  for (SessionRow& r : *rows) {
+    r.locks.erase(std::remove_if(r.locks.begin(), r.locks.end(),
+                                 [&](const auto& lock) { return !names.contains(lock.first); }),
+                  r.locks.end());
+    auto& waiting = r.waiting_exclusive;
+    waiting.erase(std::remove_if(waiting.begin(), waiting.end(),
+                                 [&](const std::string& rel) { return !names.contains(rel); }),
+                  waiting.end());
+    r.info.lock_modes.clear();
+    for (const auto& [rel, mode] : r.locks) {
+      if (!r.info.lock_modes.empty()) r.info.lock_modes += ",";
+      absl::StrAppend(&r.info.lock_modes, rel, "=", mode);
+    }
+  }
 }
 
 }  // namespace
 
 absl::StatusOr<std::vector<SessionRow>> ReadSessions(pg::Session& conn,
                                                      const std::vector<TableRef>& watched) {
-  std::vector<std::string> schemas;
-  std::vector<std::string> tables;
-  schemas.reserve(watched.size());
-  tables.reserve(watched.size());
-  for (const TableRef& t : watched) {
-    schemas.push_back(t.schema);
-    tables.push_back(t.table);
-  }
-  absl::StatusOr<pg::Result> r = conn.Query(kSessionsSql, {TextArray(schemas), TextArray(tables)});
+  absl::StatusOr<pg::Result> r = conn.Query(kSessionsSql);
   if (!r.ok()) {
     return absl::UnavailableError(absl::StrCat("reading pg_stat_activity: ", r.status().message()));
   }
   std::vector<SessionRow> rows;
   rows.reserve(r->size());
   for (const pg::Row& row : *r) rows.push_back(ParseRow(row));
+  KeepWatched(watched, &rows);
   return rows;
 }
 
