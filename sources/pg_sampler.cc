@@ -45,7 +45,9 @@ constexpr char kDatabaseSql[] =
     "current_setting('archive_mode') <> 'off', a.archived_count, a.failed_count, "
     "coalesce(extract(epoch FROM a.last_archived_time), 0)::float8, "
     "coalesce(extract(epoch FROM a.last_failed_time), 0)::float8, "
-    "tup_inserted + tup_updated + tup_deleted "
+    "tup_inserted + tup_updated + tup_deleted, "
+    "(SELECT count(*) + coalesce(sum(relfilenode::int8), 0) FROM pg_class "
+    " WHERE relkind IN ('r', 'p', 'm')) "
     "FROM pg_stat_database CROSS JOIN pg_stat_archiver a WHERE datname = current_database()";
 
 absl::Time FromEpoch(double seconds) {
@@ -144,10 +146,16 @@ absl::StatusOr<Snapshot> PgSampler::Sample(absl::Time now) {
   // tables read next, and moves them for the next sample.
   absl::StatusOr<pg::Result> db = conn_->Query(kDatabaseSql);
   int64_t rows_counter = -1;
-  if (db.ok() && !db->empty()) rows_counter = (*db)[0].Int(14);
+  int64_t files = -1;
+  if (db.ok() && !db->empty()) {
+    rows_counter = (*db)[0].Int(14);
+    files = (*db)[0].Int(15);
+  }
   // A backend flushes a table's counters and its database's in one pass:
-  // one more read after the counters stop covers a table flushed last.
-  const bool moved = rows_counter_ < 0 || rows_counter != rows_counter_;
+  // one more read after the counters stop covers a table flushed last. The
+  // statistics can lag a commit by seconds; a TRUNCATE, DROP or CREATE moves
+  // pg_class's tables and their files at once (column 15).
+  const bool moved = rows_counter_ < 0 || rows_counter != rows_counter_ || files != files_;
   snap.database_changed = moved || moved_before_;
   const bool read = snap.database_changed || now - last_read_ >= options_.reread_every;
   absl::Status tables = db.ok() && read ? ReadTables(&snap) : db.status();
@@ -164,6 +172,7 @@ absl::StatusOr<Snapshot> PgSampler::Sample(absl::Time now) {
   }
   moved_before_ = moved;
   rows_counter_ = rows_counter;
+  files_ = files;
   if (!db->empty()) {
     const pg::Row& r = (*db)[0];
     snap.database = r.Text(0);

@@ -155,6 +155,7 @@ class PgSampler {
   std::vector<int64_t> last_oids_;
   absl::Time last_read_ = absl::InfinitePast();
   int64_t rows_counter_ = -1;
+  int64_t files_ = -1;  // tables in pg_class plus the sum of their file numbers
   bool moved_before_ = true;
 };
 
