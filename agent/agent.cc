@@ -243,7 +243,8 @@ absl::Status Agent::Start() {
     }
     return true;
   };
-  http_ = std::make_unique<HttpServer>(exposition_, handlers);
+  http_ = std::make_unique<HttpServer>(exposition_, handlers, config_.web, registry_.get(),
+                                       metrics_->ConstLabels());
   if (absl::Status s = http_->Start(config_.listen); !s.ok()) return s;
   dispatcher_->Start();
   size_t plain = 0;

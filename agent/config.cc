@@ -249,6 +249,28 @@ void ParseMetrics(const ConfigNode& top, PerTableMetrics* out) {
   }
 }
 
+// ParseWeb reads `web`: the HTTP endpoint's connection limits and timeouts.
+void ParseWeb(const ConfigNode& top, HttpLimits* out) {
+  ConfigNode w = top.Child("web");
+  if (!w.IsDefined() || !w.ExpectMap()) return;
+  w.CheckKeys(
+      {"max_connections", "max_connections_per_client", "read_header_timeout", "idle_timeout"});
+  const int64_t total = w.GetInt("max_connections", out->max_connections);
+  if (total < 1 || total > 1000000) w.ErrorAt("max_connections", "must be 1 to 1000000");
+  out->max_connections = static_cast<int>(std::clamp<int64_t>(total, 1, 1000000));
+  const int64_t each = w.GetInt("max_connections_per_client", out->max_connections_per_client);
+  if (each < 1 || each > 1000000) {
+    w.ErrorAt("max_connections_per_client", "must be 1 to 1000000");
+  }
+  out->max_connections_per_client = static_cast<int>(std::clamp<int64_t>(each, 1, 1000000));
+  out->read_header_timeout = w.GetDuration("read_header_timeout", out->read_header_timeout);
+  if (out->read_header_timeout < absl::Milliseconds(100)) {
+    w.ErrorAt("read_header_timeout", "must be at least 100ms");
+  }
+  out->idle_timeout = w.GetDuration("idle_timeout", out->idle_timeout);
+  if (out->idle_timeout < absl::Seconds(1)) w.ErrorAt("idle_timeout", "must be at least 1s");
+}
+
 // ParseTargets reads the `targets:` list (required, not empty).
 void ParseTargets(const ConfigNode& top, std::vector<TargetConfig>* out) {
   ConfigNode targets = top.Child("targets");
@@ -396,7 +418,7 @@ absl::StatusOr<AgentConfig> ParseConfig(const std::string& text, const std::stri
   top.CheckKeys({"environment", "instance", "listen", "interval", "fast_interval", "log_level",
                  "state_dir", "reconnect_max_backoff", "targets", "detectors", "incidents",
                  "maintenance", "alerting", "remediation", "backup", "journal", "restore",
-                 "metrics"});
+                 "metrics", "web"});
   ParseGlobals(top, &cfg);
   ParseTargets(top, &cfg.targets);
   ParseDetectors(top, &cfg.detectors);
@@ -404,6 +426,7 @@ absl::StatusOr<AgentConfig> ParseConfig(const std::string& text, const std::stri
   ParseBackup(top, &cfg);
   ParseJournal(top, &cfg);
   ParseMetrics(top, &cfg.per_table);
+  ParseWeb(top, &cfg.web);
   ParseMaintenance(top.Child("maintenance"), &cfg.maintenance);
   ParseActionSections(top, &cfg);
 

@@ -9,6 +9,7 @@
 #include "absl/time/time.h"
 #include "alerting/config.h"
 #include "detectors/detector.h"
+#include "exporters/http_limits.h"
 #include "remediation/config.h"
 #include "signals/update_spike.h"
 
@@ -157,6 +158,7 @@ struct AgentConfig {
   // only reads); used as given, so it names the target's database.
   std::string restore_dsn;
   PerTableMetrics per_table;  // metrics.per_table
+  HttpLimits web;             // web: the HTTP endpoint's limits
   MaintenanceConfig maintenance;
   AlertingConfig alerting;
   RemediationConfig remediation;

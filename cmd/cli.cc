@@ -11,6 +11,7 @@
 #include "agent/config.h"
 #include "core/log.h"
 #include "detectors/replay.h"
+#include "exporters/http_server.h"
 
 namespace pgwarden {
 
@@ -100,6 +101,13 @@ int RunCommand(const ParsedArgs& args) {
   // watched database, the HTTP workers, the sinks) allocate little each, and
   // every extra arena keeps its own free memory resident.
   mallopt(M_ARENA_MAX, 2);
+  // Held HTTP connections, database sessions and files share one limit.
+  const int files = RaiseOpenFileLimit();
+  if (files > 0 && files < cfg->web.max_connections + 256) {
+    PGW_LOG(Warning) << "open-file limit " << files << " is below web.max_connections "
+                     << cfg->web.max_connections
+                     << " + 256: raise LimitNOFILE or lower web.max_connections";
+  }
 
   absl::StatusOr<std::unique_ptr<Agent>> agent = Agent::Create(*cfg, RealClock::Get());
   if (!agent.ok()) {

@@ -1,14 +1,19 @@
 #include "exporters/http_server.h"
 
-#include <httplib.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "core/log.h"
 
 namespace pgwarden {
@@ -60,87 +65,245 @@ bool AcceptsGzip(absl::string_view accept_encoding) {
   return false;
 }
 
-HttpServer::HttpServer(std::shared_ptr<Exposition> exposition, HttpServerHandlers handlers)
-    : exposition_(std::move(exposition)), handlers_(std::move(handlers)) {}
+namespace {
+
+// StatusPage renders the status document at / for a browser.
+std::string StatusPage(const std::string& json) {
+  std::string escaped;
+  escaped.reserve(json.size());
+  for (char c : json) {
+    switch (c) {
+      case '<':
+        escaped += "&lt;";
+        break;
+      case '>':
+        escaped += "&gt;";
+        break;
+      case '&':
+        escaped += "&amp;";
+        break;
+      default:
+        escaped += c;
+    }
+  }
+  return absl::StrCat(
+      "<!doctype html><html><head><meta charset=\"utf-8\">"
+      "<meta http-equiv=\"refresh\" content=\"5\">"
+      "<title>pgwarden</title></head><body><h1>pgwarden</h1>"
+      "<p><a href=\"/metrics\">/metrics</a> &middot; <a href=\"/healthz\">/healthz</a> &middot; "
+      "<a href=\"/status\">/status</a></p><pre>",
+      escaped, "</pre></body></html>");
+}
+
+void FreeBody(void* cls) { delete static_cast<std::shared_ptr<const std::string>*>(cls); }
+
+// Reply queues `body` (kept alive by the response, never copied) with
+// `status` and the headers given as name/value pairs.
+MHD_Result Reply(MHD_Connection* c, unsigned status, std::shared_ptr<const std::string> body,
+                 const char* type,
+                 std::initializer_list<std::pair<const char*, const char*>> headers = {}) {
+  auto* keep = new std::shared_ptr<const std::string>(std::move(body));
+  MHD_Response* r = MHD_create_response_from_buffer_with_free_callback_cls(
+      (*keep)->size(), const_cast<char*>((*keep)->data()), &FreeBody, keep);
+  if (r == nullptr) {
+    delete keep;
+    return MHD_NO;
+  }
+  MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+  for (const auto& [name, value] : headers) MHD_add_response_header(r, name, value);
+  const MHD_Result ret = MHD_queue_response(c, status, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
+MHD_Result Reply(MHD_Connection* c, unsigned status, std::string body, const char* type,
+                 std::initializer_list<std::pair<const char*, const char*>> headers = {}) {
+  return Reply(c, status, std::make_shared<const std::string>(std::move(body)), type, headers);
+}
+
+std::string ClientAddress(const sockaddr* addr) {
+  if (addr == nullptr) return "";
+  char host[NI_MAXHOST] = {0};
+  const socklen_t len = addr->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  if (::getnameinfo(addr, len, host, sizeof(host), nullptr, 0, NI_NUMERICHOST) != 0) return "";
+  return host;
+}
+
+}  // namespace
+
+// Callbacks are libmicrohttpd's entry points; `cls` is the HttpServer.
+struct HttpServer::Callbacks {
+  static MHD_Result Accept(void* cls, const sockaddr* addr, socklen_t /*len*/) {
+    auto* self = static_cast<HttpServer*>(cls);
+    std::optional<DropReason> refuse = self->table_.Admit(ClientAddress(addr));
+    if (!refuse) return MHD_YES;
+    self->Dropped(*refuse);
+    return MHD_NO;
+  }
+
+  static void Notify(void* cls, MHD_Connection* c, void** /*socket_context*/,
+                     MHD_ConnectionNotificationCode code) {
+    auto* self = static_cast<HttpServer*>(cls);
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+      const MHD_ConnectionInfo* addr =
+          MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+      const MHD_ConnectionInfo* fd = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+      self->table_.Opened(c, ClientAddress(addr != nullptr ? addr->client_addr : nullptr),
+                          fd != nullptr ? fd->connect_fd : -1, absl::Now());
+    } else {
+      self->table_.Closed(c);
+    }
+    if (self->open_gauge_ != nullptr) self->open_gauge_->Set(self->table_.open());
+  }
+
+  static void Completed(void* cls, MHD_Connection* c, void** /*con_cls*/,
+                        MHD_RequestTerminationCode /*code*/) {
+    static_cast<HttpServer*>(cls)->table_.ResponseDone(c, absl::Now());
+  }
+
+  static MHD_Result Handle(void* cls, MHD_Connection* c, const char* url, const char* method,
+                           const char* /*version*/, const char* /*upload*/, size_t* /*upload_size*/,
+                           void** /*con_cls*/) {
+    auto* self = static_cast<HttpServer*>(cls);
+    self->table_.HeadersDone(c);
+    const bool head = std::strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+    if (!head && std::strcmp(method, MHD_HTTP_METHOD_GET) != 0) {
+      return Reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n", "text/plain",
+                   {{MHD_HTTP_HEADER_ALLOW, "GET, HEAD"}});
+    }
+    const std::string path = url;
+    if (path == "/metrics") {
+      const char* accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding");
+      const bool gzip = accept != nullptr && AcceptsGzip(accept);
+      std::shared_ptr<const std::string> text = self->exposition_->Text(gzip);
+      if (gzip) {
+        return Reply(c, MHD_HTTP_OK, std::move(text), "text/plain; version=0.0.4; charset=utf-8",
+                     {{MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip"},
+                      {MHD_HTTP_HEADER_VARY, "Accept-Encoding"}});
+      }
+      return Reply(c, MHD_HTTP_OK, std::move(text), "text/plain; version=0.0.4; charset=utf-8",
+                   {{MHD_HTTP_HEADER_VARY, "Accept-Encoding"}});
+    }
+    const HttpServerHandlers& h = self->handlers_;
+    if (path == "/healthz") {
+      const bool ok = h.healthy ? h.healthy() : true;
+      return Reply(c, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, ok ? "ok\n" : "unhealthy\n",
+                   "text/plain");
+    }
+    if (path == "/status") {
+      return Reply(c, MHD_HTTP_OK, h.status_json ? h.status_json() : "{}", "application/json");
+    }
+    if (path == "/") {
+      return Reply(c, MHD_HTTP_OK, StatusPage(h.status_json ? h.status_json() : "{}"),
+                   "text/html; charset=utf-8");
+    }
+    return Reply(c, MHD_HTTP_NOT_FOUND, "not found\n", "text/plain");
+  }
+};
+
+HttpServer::HttpServer(std::shared_ptr<Exposition> exposition, HttpServerHandlers handlers,
+                       HttpLimits limits, prometheus::Registry* registry,
+                       const prometheus::Labels& const_labels)
+    : exposition_(std::move(exposition)),
+      handlers_(std::move(handlers)),
+      limits_(limits),
+      table_(limits) {
+  if (registry == nullptr) return;
+  open_gauge_ = &prometheus::BuildGauge()
+                     .Name("pgwarden_http_connections")
+                     .Help("Connections open to the agent's HTTP endpoint")
+                     .Labels(const_labels)
+                     .Register(*registry)
+                     .Add({});
+  auto& dropped = prometheus::BuildCounter()
+                      .Name("pgwarden_http_connections_dropped_total")
+                      .Help(
+                          "Connections to the HTTP endpoint refused at accept (max_connections, "
+                          "per_client) or closed with their request headers overdue "
+                          "(header_timeout)")
+                      .Labels(const_labels)
+                      .Register(*registry);
+  for (int r = 0; r < kDropReasons; ++r) {
+    dropped_[r] = &dropped.Add({{"reason", DropReasonName(static_cast<DropReason>(r))}});
+  }
+}
 
 HttpServer::~HttpServer() { Stop(); }
+
+void HttpServer::Dropped(DropReason r) {
+  prometheus::Counter* c = dropped_[static_cast<int>(r)];
+  if (c != nullptr) c->Increment();
+}
+
+int RaiseOpenFileLimit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return -1;
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+  }
+  return lim.rlim_cur == RLIM_INFINITY ? -1 : static_cast<int>(lim.rlim_cur);
+}
 
 absl::Status HttpServer::Start(const std::string& listen) {
   absl::StatusOr<std::pair<std::string, int>> hp = SplitHostPort(listen, 9331);
   if (!hp.ok()) return hp.status();
-  server_ = std::make_unique<httplib::Server>();
-  server_->new_task_queue = [] { return new httplib::ThreadPool(4); };
-  server_->set_read_timeout(5, 0);
-  server_->set_write_timeout(5, 0);
-  auto exposition = exposition_;
-  server_->Get("/metrics", [exposition](const httplib::Request& req, httplib::Response& res) {
-    const bool gzip = AcceptsGzip(req.get_header_value("Accept-Encoding"));
-    std::shared_ptr<const std::string> body = exposition->Text(gzip);
-    if (gzip) res.set_header("Content-Encoding", "gzip");
-    res.set_header("Vary", "Accept-Encoding");
-    // The body is shared with the cache: served from it, not copied.
-    res.set_content_provider(body->size(), "text/plain; version=0.0.4; charset=utf-8",
-                             [body](size_t offset, size_t length, httplib::DataSink& sink) {
-                               return sink.write(body->data() + offset,
-                                                 std::min(length, body->size() - offset));
-                             });
-  });
-  auto handlers = handlers_;
-  server_->Get("/healthz", [handlers](const httplib::Request&, httplib::Response& res) {
-    const bool ok = handlers.healthy ? handlers.healthy() : true;
-    res.status = ok ? 200 : 503;
-    res.set_content(ok ? "ok\n" : "unhealthy\n", "text/plain");
-  });
-  server_->Get("/status", [handlers](const httplib::Request&, httplib::Response& res) {
-    res.set_content(handlers.status_json ? handlers.status_json() : "{}", "application/json");
-  });
-  server_->Get("/", [handlers](const httplib::Request&, httplib::Response& res) {
-    std::string body = handlers.status_json ? handlers.status_json() : "{}";
-    // The status document is JSON; escape it for a <pre> block.
-    std::string escaped;
-    escaped.reserve(body.size());
-    for (char c : body) {
-      switch (c) {
-        case '<':
-          escaped += "&lt;";
-          break;
-        case '>':
-          escaped += "&gt;";
-          break;
-        case '&':
-          escaped += "&amp;";
-          break;
-        default:
-          escaped += c;
-      }
-    }
-    res.set_content(absl::StrCat("<!doctype html><html><head><meta charset=\"utf-8\">"
-                                 "<meta http-equiv=\"refresh\" content=\"5\">"
-                                 "<title>pgwarden</title></head><body><h1>pgwarden</h1>"
-                                 "<p><a href=\"/metrics\">/metrics</a> &middot; "
-                                 "<a href=\"/healthz\">/healthz</a> &middot; "
-                                 "<a href=\"/status\">/status</a></p><pre>",
-                                 escaped, "</pre></body></html>"),
-                    "text/html; charset=utf-8");
-  });
-  if (hp->second == 0) {
-    port_ = server_->bind_to_any_port(hp->first.c_str());
-    if (port_ <= 0) return absl::UnavailableError(absl::StrCat("cannot listen on ", listen));
-  } else {
-    if (!server_->bind_to_port(hp->first.c_str(), hp->second)) {
-      return absl::UnavailableError(
-          absl::StrCat("cannot listen on ", listen, " (address in use or not local?)"));
-    }
-    port_ = hp->second;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const std::string port_text = std::to_string(hp->second);
+  if (const int rc = ::getaddrinfo(hp->first.c_str(), port_text.c_str(), &hints, &found);
+      rc != 0 || found == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot listen on ", listen, ": ", ::gai_strerror(rc)));
   }
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  sockaddr_storage addr{};
+  std::memcpy(&addr, found->ai_addr, std::min<size_t>(found->ai_addrlen, sizeof(addr)));
+  ::freeaddrinfo(found);
+  unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD;
+  if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+  const auto idle =
+      static_cast<unsigned>(std::max<int64_t>(1, absl::ToInt64Seconds(limits_.idle_timeout)));
+  daemon_ = MHD_start_daemon(
+      flags, static_cast<uint16_t>(hp->second), &Callbacks::Accept, this, &Callbacks::Handle, this,
+      MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&addr), MHD_OPTION_THREAD_POOL_SIZE, 2U,
+      MHD_OPTION_CONNECTION_LIMIT, static_cast<unsigned>(limits_.max_connections + 16),
+      MHD_OPTION_CONNECTION_TIMEOUT, idle, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+      static_cast<size_t>(32 * 1024), MHD_OPTION_NOTIFY_CONNECTION, &Callbacks::Notify, this,
+      MHD_OPTION_NOTIFY_COMPLETED, &Callbacks::Completed, this, MHD_OPTION_END);
+  if (daemon_ == nullptr) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", listen, ": ",
+                                               std::strerror(errno),
+                                               " (address in use or not local?)"));
+  }
+  const MHD_DaemonInfo* info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);
+  port_ = info != nullptr ? info->port : hp->second;
+  sweeper_ = std::thread([this] { SweepOverdue(); });
   return absl::OkStatus();
 }
 
+void HttpServer::SweepOverdue() {
+  const absl::Duration every =
+      std::clamp(limits_.read_header_timeout / 4, absl::Milliseconds(50), absl::Seconds(1));
+  absl::MutexLock lock(&stop_mu_);
+  // Real time on purpose: the deadlines bound real sockets.
+  while (!stop_mu_.AwaitWithTimeout(absl::Condition(&stop_), every)) {
+    const int n = table_.CloseOverdue(absl::Now(), [](int fd) { ::shutdown(fd, SHUT_RDWR); });
+    for (int i = 0; i < n; ++i) Dropped(DropReason::kHeaderTimeout);
+  }
+}
+
 void HttpServer::Stop() {
-  if (server_) server_->stop();
-  if (thread_.joinable()) thread_.join();
-  server_.reset();
+  {
+    absl::MutexLock lock(&stop_mu_);
+    stop_ = true;
+  }
+  if (sweeper_.joinable()) sweeper_.join();
+  if (daemon_ != nullptr) MHD_stop_daemon(daemon_);
+  daemon_ = nullptr;
 }
 
 }  // namespace pgwarden

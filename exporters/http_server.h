@@ -1,6 +1,7 @@
 #ifndef PGWARDEN_EXPORTERS_HTTP_SERVER_H_
 #define PGWARDEN_EXPORTERS_HTTP_SERVER_H_
 
+#include <array>
 #include <functional>
 #include <memory>
 #include <string>
@@ -8,11 +9,14 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "exporters/exposition.h"
+#include "exporters/http_limits.h"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/registry.h"
 
-namespace httplib {
-class Server;
-}
+struct MHD_Daemon;
 
 namespace pgwarden {
 
@@ -28,27 +32,51 @@ struct HttpServerHandlers {
 
 // HttpServer serves /metrics (the Exposition, gzip-compressed when the
 // scraper accepts it), /healthz and the status page on one listen address.
+// It is event-driven (GNU libmicrohttpd, epoll, two threads): an idle or
+// trickling client costs a socket and a little memory, never a thread, and
+// HttpLimits bound how many sockets anyone may hold and for how long.
 class HttpServer {
  public:
-  HttpServer(std::shared_ptr<Exposition> exposition, HttpServerHandlers handlers);
+  // `registry` (may be null) receives pgwarden_http_connections and
+  // pgwarden_http_connections_dropped_total{reason}, with `const_labels`.
+  HttpServer(std::shared_ptr<Exposition> exposition, HttpServerHandlers handlers,
+             HttpLimits limits = {}, prometheus::Registry* registry = nullptr,
+             const prometheus::Labels& const_labels = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
   // Start binds `listen` ("host:port", "host" alone uses port 9331, port 0
-  // picks a free port) and serves on a background thread.
+  // picks a free port) and serves on background threads.
   absl::Status Start(const std::string& listen);
   // port is the bound port (after Start).
   int port() const { return port_; }
   void Stop();
 
+  // The libmicrohttpd callbacks (C linkage, in http_server.cc) reach these.
+  struct Callbacks;
+
  private:
+  void SweepOverdue();
+  void Dropped(DropReason r);
+
   std::shared_ptr<Exposition> exposition_;
   HttpServerHandlers handlers_;
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
+  HttpLimits limits_;
+  ConnectionTable table_;
+  prometheus::Gauge* open_gauge_ = nullptr;
+  std::array<prometheus::Counter*, kDropReasons> dropped_{};
+  MHD_Daemon* daemon_ = nullptr;
+  std::thread sweeper_;
+  absl::Mutex stop_mu_;
+  bool stop_ ABSL_GUARDED_BY(stop_mu_) = false;
   int port_ = 0;
 };
+
+// RaiseOpenFileLimit lifts the soft RLIMIT_NOFILE to the hard limit (as Go
+// programs do at start), so held connections do not run the agent out of
+// file descriptors; returns the soft limit now in force.
+int RaiseOpenFileLimit();
 
 // AcceptsGzip reads an Accept-Encoding header: gzip listed, not with q=0.
 bool AcceptsGzip(absl::string_view accept_encoding);

@@ -215,5 +215,28 @@ TEST_CASE("Config: journal sizes, backup age and restore dsn", "[config]") {
   CHECK(absl::StrContains(e, "backup.max_archive_age: must be at least 1m"));
 }
 
+TEST_CASE("Config: web limits - defaults - values and errors named by key", "[config]") {
+  absl::StatusOr<AgentConfig> d = ParseConfig(kProductExample, "pgwarden.yaml");
+  REQUIRE(d.ok());
+  CHECK(d->web.max_connections == 4096);
+  CHECK(d->web.max_connections_per_client == 32);
+  CHECK(d->web.read_header_timeout == absl::Seconds(10));
+  absl::StatusOr<AgentConfig> c = ParseConfig(
+      "targets:\n  - {name: a, dsn: \"dbname=a\"}\nweb:\n  max_connections: 100\n"
+      "  max_connections_per_client: 4\n  read_header_timeout: 2s\n  idle_timeout: 30s\n",
+      "pgwarden.yaml");
+  REQUIRE(c.ok());
+  CHECK(c->web.max_connections == 100);
+  CHECK(c->web.max_connections_per_client == 4);
+  CHECK(c->web.read_header_timeout == absl::Seconds(2));
+  CHECK(c->web.idle_timeout == absl::Seconds(30));
+  const std::string e = ErrorOf(
+      "targets:\n  - {name: a, dsn: \"dbname=a\"}\nweb:\n  max_connections_per_client: 0\n"
+      "  read_header_timeout: 1ms\n  backlog: 5\n");
+  CHECK(absl::StrContains(e, "web.max_connections_per_client: must be 1 to 1000000"));
+  CHECK(absl::StrContains(e, "web.read_header_timeout: must be at least 100ms"));
+  CHECK(absl::StrContains(e, "backlog"));
+}
+
 }  // namespace
 }  // namespace pgwarden

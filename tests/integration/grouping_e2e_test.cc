@@ -122,8 +122,13 @@ TEST_CASE("Incidents: one role's script across three tables and a partitioned ta
   const std::string summary = page.body["payload"].value("summary", "");
   INFO(summary);
   INFO(details.dump());
+  std::optional<absl::Time> first_page;
+  for (const ReceivedEvent& ev : sc.pager.events()) {
+    if (IsTrigger(ev) && (!first_page || ev.at < *first_page)) first_page = ev.at;
+  }
   std::cout << "[figure] one role, 3 tables + 24 partitions: " << triggers_by_key.size()
-            << " dedup keys, " << sc.pager.events().size() << " events in "
+            << " dedup keys, " << sc.pager.events().size() << " events, first page "
+            << absl::ToDoubleSeconds(*first_page - t0) << " s after the script started, in "
             << absl::ToDoubleSeconds(script_end - t0) << " s of script; summary: " << summary
             << "\n";
   CHECK(details.value("culprit", "") == "cleanup_job");
