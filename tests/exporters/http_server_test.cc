@@ -118,7 +118,7 @@ TEST_CASE(
   const int files = RaiseOpenFileLimit();
   INFO("open-file limit " << files);
   REQUIRE((files < 0 || files >= 3000));  // client and server ends in one process
-  Endpoint ep(HttpLimits{});  // the defaults: 32 per client, headers within 10 s
+  Endpoint ep(HttpLimits{});              // the defaults: 32 per client, headers within 10 s
   std::vector<Socket> idle;
   idle.reserve(1000);
   // 25 connections from each of 40 source addresses (under the per-client 32).
