@@ -245,7 +245,7 @@ absl::Status Agent::Start() {
   };
   http_ = std::make_unique<HttpServer>(exposition_, handlers, config_.web, registry_.get(),
                                        metrics_->ConstLabels());
-  if (absl::Status s = http_->Start(config_.listen); !s.ok()) return s;
+  if (absl::Status s = http_->Start(config_.listen, config_.web_config_file); !s.ok()) return s;
   dispatcher_->Start();
   size_t plain = 0;
   {

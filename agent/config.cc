@@ -256,10 +256,11 @@ absl::StatusOr<AgentConfig> ParseConfig(const std::string& text, const std::stri
     top.Error("the config file must be a YAML mapping with at least `targets:`");
     return errors.ToStatus();
   }
-  top.CheckKeys({"environment", "instance", "listen", "interval", "fast_interval", "log_level",
-                 "state_dir", "reconnect_max_backoff", "targets", "detectors", "incidents",
-                 "maintenance", "alerting", "remediation", "backup", "journal", "restore",
-                 "metrics", "web"});
+  top.CheckKeys({"environment",   "instance",    "listen",    "interval",
+                 "fast_interval", "log_level",   "state_dir", "reconnect_max_backoff",
+                 "targets",       "detectors",   "incidents", "maintenance",
+                 "alerting",      "remediation", "backup",    "journal",
+                 "restore",       "metrics",     "web",       "web_config_file"});
   config_sections::ParseGlobals(top, &cfg);
   ParseTargets(top, &cfg.targets);
   ParseDetectors(top, &cfg.detectors);

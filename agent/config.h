@@ -159,6 +159,9 @@ struct AgentConfig {
   std::string restore_dsn;
   PerTableMetrics per_table;  // metrics.per_table
   HttpLimits web;             // web: the HTTP endpoint's limits
+  // web_config_file: TLS, basic auth and headers of the HTTP endpoint (the
+  // exporter-toolkit web config format); "" serves plain HTTP.
+  std::string web_config_file;
   MaintenanceConfig maintenance;
   AlertingConfig alerting;
   RemediationConfig remediation;

@@ -60,6 +60,7 @@ void ParseGlobals(const ConfigNode& top, AgentConfig* cfg) {
   }
   cfg->instance = top.GetString("instance", HostName());
   cfg->listen = top.GetString("listen", cfg->listen);
+  cfg->web_config_file = top.GetString("web_config_file", cfg->web_config_file);
   cfg->interval = top.GetDuration("interval", cfg->interval);
   if (cfg->interval < absl::Milliseconds(100)) top.ErrorAt("interval", "must be at least 100ms");
   if (cfg->interval > absl::Hours(1)) top.ErrorAt("interval", "must be at most 1h");

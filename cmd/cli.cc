@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "detectors/replay.h"
 #include "exporters/http_server.h"
+#include "exporters/web_config.h"
 
 namespace pgwarden {
 
@@ -88,6 +89,13 @@ int RunCommand(const ParsedArgs& args) {
   if (!cfg.ok()) {
     std::cerr << "pgwarden run: " << cfg.status().message() << "\n";
     return kExitUsage;
+  }
+  cfg->web_config_file = args.Get("web.config.file", cfg->web_config_file);
+  if (!cfg->web_config_file.empty()) {
+    if (absl::StatusOr<WebConfig> web = LoadWebConfig(cfg->web_config_file); !web.ok()) {
+      std::cerr << "pgwarden run: " << web.status().message() << "\n";
+      return kExitUsage;
+    }
   }
   LogLevel level = LogLevel::kInfo;
   ParseLogLevel(args.Get("log-level", cfg->log_level), &level);

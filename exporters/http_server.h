@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "exporters/exposition.h"
 #include "exporters/http_limits.h"
+#include "exporters/web_security.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
@@ -28,6 +29,9 @@ struct HttpServerHandlers {
   std::function<std::string()> status_json;
   // healthy reports whether the agent's own loops are alive (/healthz).
   std::function<bool()> healthy;
+  // reload, when set, serves `POST /-/reload` (200, or 500 with the error);
+  // unset, that route answers 403 "lifecycle API is not enabled".
+  std::function<absl::Status()> reload;
 };
 
 // HttpServer serves /metrics (the Exposition, gzip-compressed when the
@@ -47,8 +51,11 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   // Start binds `listen` ("host:port", "host" alone uses port 9331, port 0
-  // picks a free port) and serves on background threads.
-  absl::Status Start(const std::string& listen);
+  // picks a free port) and serves on background threads. A non-empty
+  // `web_config_file` (the exporter-toolkit format: TLS, basic auth, extra
+  // headers) is read first, an error naming the file and key, and re-read
+  // when it changes.
+  absl::Status Start(const std::string& listen, const std::string& web_config_file = "");
   // port is the bound port (after Start).
   int port() const { return port_; }
   void Stop();
@@ -66,6 +73,7 @@ class HttpServer {
   ConnectionTable table_;
   prometheus::Gauge* open_gauge_ = nullptr;
   std::array<prometheus::Counter*, kDropReasons> dropped_{};
+  std::unique_ptr<WebSecurity> web_;  // null: plain HTTP, no auth
   MHD_Daemon* daemon_ = nullptr;
   std::thread sweeper_;
   absl::Mutex stop_mu_;

@@ -7,7 +7,7 @@ apt-get update
 apt-get install -y --no-install-recommends \
   build-essential cmake pkg-config git ca-certificates curl procps python3 \
   clang-format clang-tidy \
-  prometheus-cpp-dev libpqxx-dev libpq-dev libabsl-dev libcpp-httplib-dev libssl-dev libmicrohttpd-dev \
+  prometheus-cpp-dev libpqxx-dev libpq-dev libabsl-dev libcpp-httplib-dev libssl-dev libmicrohttpd-dev libgnutls28-dev libcrypt-dev \
   catch2 libyaml-cpp-dev nlohmann-json3-dev libbenchmark-dev zlib1g-dev \
   postgresql-15 postgresql-contrib-15 postgresql-client-15 \
   prometheus prometheus-alertmanager
