@@ -167,6 +167,7 @@ TargetLoop* Agent::AddLoop(const TargetConfig& target) {
 }
 
 void Agent::Discover(ServerState& server) {
+  const ScopedLogTarget log_target(server.config->name);
   const TargetConfig& t = *server.config;
   absl::StatusOr<std::vector<std::string>> listed = DiscoverDatabases(t, "pgwarden");
   server.last_discovery = clock_->Now();

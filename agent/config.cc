@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "agent/config_secrets.h"
 #include "agent/config_sections.h"
 #include "core/config_node.h"
 #include "core/log.h"
@@ -256,11 +257,27 @@ absl::StatusOr<AgentConfig> ParseConfig(const std::string& text, const std::stri
     top.Error("the config file must be a YAML mapping with at least `targets:`");
     return errors.ToStatus();
   }
-  top.CheckKeys({"environment",   "instance",    "listen",    "interval",
-                 "fast_interval", "log_level",   "state_dir", "reconnect_max_backoff",
-                 "targets",       "detectors",   "incidents", "maintenance",
-                 "alerting",      "remediation", "backup",    "journal",
-                 "restore",       "metrics",     "web",       "web_config_file"});
+  top.CheckKeys({"environment",
+                 "instance",
+                 "listen",
+                 "interval",
+                 "fast_interval",
+                 "log_level",
+                 "log_format",
+                 "state_dir",
+                 "reconnect_max_backoff",
+                 "targets",
+                 "detectors",
+                 "incidents",
+                 "maintenance",
+                 "alerting",
+                 "remediation",
+                 "backup",
+                 "journal",
+                 "restore",
+                 "metrics",
+                 "web",
+                 "web_config_file"});
   config_sections::ParseGlobals(top, &cfg);
   ParseTargets(top, &cfg.targets);
   ParseDetectors(top, &cfg.detectors);
@@ -281,7 +298,9 @@ absl::StatusOr<AgentConfig> LoadConfig(const std::string& path) {
   if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot read config file"));
   std::stringstream ss;
   ss << in.rdbuf();
-  return ParseConfig(ss.str(), path);
+  absl::StatusOr<AgentConfig> cfg = ParseConfig(ss.str(), path);
+  if (cfg.ok()) RegisterConfigSecrets(*cfg);
+  return cfg;
 }
 
 }  // namespace pgwarden

@@ -133,6 +133,7 @@ struct AgentConfig {
   // the session guard (at most `interval`).
   absl::Duration fast_interval = absl::Milliseconds(250);
   std::string log_level = "info";
+  std::string log_format = "text";  // text | logfmt | json
   std::string state_dir = "/var/lib/pgwarden";
   absl::Duration reconnect_max_backoff = absl::Seconds(10);
   std::vector<TargetConfig> targets;

@@ -76,6 +76,11 @@ void ParseGlobals(const ConfigNode& top, AgentConfig* cfg) {
   if (!ParseLogLevel(cfg->log_level, &level)) {
     top.ErrorAt("log_level", "expected debug, info, warning or error");
   }
+  cfg->log_format = top.GetString("log_format", cfg->log_format);
+  LogFormat format;
+  if (!ParseLogFormat(cfg->log_format, &format)) {
+    top.ErrorAt("log_format", "expected text, logfmt or json");
+  }
   cfg->state_dir = top.GetString("state_dir", cfg->state_dir);
   cfg->reconnect_max_backoff = top.GetDuration("reconnect_max_backoff", cfg->reconnect_max_backoff);
   if (cfg->reconnect_max_backoff < absl::Seconds(1)) {

@@ -68,6 +68,7 @@ TargetWatch::Silencer TargetLoop::MaintenanceSilencer() {
 }
 
 void TargetLoop::Start() {
+  const ScopedLogTarget log_target(target_.name);
   last_pass_unix_ms_ = absl::ToUnixMillis(clock_->Now());
   fast_.Start([this] {
     absl::MutexLock lock(&mu_);
@@ -95,6 +96,7 @@ bool TargetLoop::alive(absl::Time now) const {
 }
 
 void TargetLoop::Run() {
+  const ScopedLogTarget log_target(target_.name);
   absl::Time next = clock_->Now();
   absl::Time next_fast = next;
   bool woken = false;

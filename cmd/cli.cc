@@ -85,11 +85,18 @@ absl::StatusOr<AgentConfig> LoadConfigFlag(const ParsedArgs& args) {
 }
 
 int RunCommand(const ParsedArgs& args) {
+  LogFormat format = LogFormat::kText;
+  if (args.Has("log.format") && !ParseLogFormat(args.Get("log.format"), &format)) {
+    std::cerr << "pgwarden run: --log.format: expected text, logfmt or json\n";
+    return kExitUsage;
+  }
   absl::StatusOr<AgentConfig> cfg = LoadConfigFlag(args);
   if (!cfg.ok()) {
     std::cerr << "pgwarden run: " << cfg.status().message() << "\n";
     return kExitUsage;
   }
+  ParseLogFormat(args.Get("log.format", cfg->log_format), &format);
+  SetLogFormat(format);
   cfg->web_config_file = args.Get("web.config.file", cfg->web_config_file);
   if (!cfg->web_config_file.empty()) {
     if (absl::StatusOr<WebConfig> web = LoadWebConfig(cfg->web_config_file); !web.ok()) {
@@ -119,11 +126,11 @@ int RunCommand(const ParsedArgs& args) {
 
   absl::StatusOr<std::unique_ptr<Agent>> agent = Agent::Create(*cfg, RealClock::Get());
   if (!agent.ok()) {
-    std::cerr << "pgwarden run: " << agent.status().message() << "\n";
+    PGW_LOG(Error) << "pgwarden run: " << agent.status().message();
     return absl::IsInvalidArgument(agent.status()) ? kExitUsage : kExitFailure;
   }
   if (absl::Status s = (*agent)->Start(); !s.ok()) {
-    std::cerr << "pgwarden run: " << s.message() << "\n";
+    PGW_LOG(Error) << "pgwarden run: " << s.message();
     return kExitFailure;
   }
   int sig = 0;

@@ -15,6 +15,7 @@ constexpr char kUsage[] = R"(pgwarden - watches PostgreSQL for sudden row loss a
 
 Usage:
   pgwarden run    --config FILE          run the agent (foreground; SIGTERM/SIGINT stop it)
+                  [--log-level debug|info|warning|error] [--log.format text|logfmt|json]
   pgwarden check  --config FILE          validate the config, connect, report missing privileges
   pgwarden replay --detector NAME [--set KEY=VALUE ...] --input FILE.csv [--output FILE.csv]
                                          run one detector over a recorded series, offline
@@ -57,7 +58,7 @@ int main(int argc, char** argv) {
     int (*fn)(const pgwarden::ParsedArgs&);
   };
   const std::map<std::string, Spec> commands = {
-      {"run", {{"config", "log-level", "web.config.file"}, {}, 0, pgwarden::RunCommand}},
+      {"run", {{"config", "log-level", "log.format", "web.config.file"}, {}, 0, pgwarden::RunCommand}},
       {"check", {{"config"}, {}, 0, pgwarden::CheckCommand}},
       {"replay", {{"detector", "set", "input", "output"}, {}, 0, pgwarden::ReplayCommand}},
       {"demo", {{"duration", "listen"}, {"keep"}, 0, pgwarden::DemoCommand}},

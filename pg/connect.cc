@@ -1,9 +1,11 @@
 #include "pg/connect.h"
 
+#include <libpq-fe.h>
+
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <pqxx/pqxx>
-#include <regex>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -11,6 +13,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
+#include "core/log_redact.h"
 
 namespace pgwarden {
 namespace pg {
@@ -263,11 +266,19 @@ int64_t OwnRollbacks(const std::string& dsn) {
   return it == r.by_dsn.end() ? 0 : it->second;
 }
 
-std::string RedactDsn(const std::string& dsn) {
-  static const std::regex kKeyword(R"((password\s*=\s*)('([^'\\]|\\.)*'|\S+))", std::regex::icase);
-  static const std::regex kUri(R"((://[^:/@\s]*:)[^@\s]*@)");
-  std::string out = std::regex_replace(dsn, kKeyword, "$1***");
-  return std::regex_replace(out, kUri, "$1***@");
+std::string RedactDsn(const std::string& dsn) { return RedactPasswordPatterns(dsn, "***"); }
+
+std::string DsnPassword(const std::string& dsn) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(dsn.c_str(), &error);
+  if (error != nullptr) PQfreemem(error);
+  if (options == nullptr) return "";
+  std::string password;
+  for (const PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+    if (std::strcmp(o->keyword, "password") == 0 && o->val != nullptr) password = o->val;
+  }
+  PQconninfoFree(options);
+  return password;
 }
 
 }  // namespace pg

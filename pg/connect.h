@@ -53,6 +53,10 @@ std::string WithDatabase(const std::string& dsn, const std::string& db);
 // or URI form user:password@) replaced by "***".
 std::string RedactDsn(const std::string& dsn);
 
+// DsnPassword returns the password `dsn` holds (keyword or URI form, as
+// libpq reads it: unquoted, percent-decoded), "" if none or unparsable.
+std::string DsnPassword(const std::string& dsn);
+
 }  // namespace pg
 }  // namespace pgwarden
 

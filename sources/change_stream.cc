@@ -183,6 +183,7 @@ void ChangeStream::AddGap(const std::string& reason) {
 }
 
 void ChangeStream::Run() {
+  const ScopedLogTarget log_target(options_.target);
   absl::Duration backoff = absl::Seconds(1);
   while (!stop_.HasBeenNotified() && !crashed_.load()) {
     Attempt attempt(this);
