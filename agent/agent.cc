@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/discovery.h"
+#include "agent/reload.h"
 #include "agent/target_loop.h"
 #include "alerting/dispatcher.h"
 #include "core/log.h"
@@ -17,30 +18,6 @@
 #include "remediation/remediator.h"
 
 namespace pgwarden {
-
-namespace {
-absl::StatusOr<DetectorFactories> MakeFactories(const DetectorsConfig& d) {
-  DetectorFactories f;
-  auto rows = MakeDetectorFactory(d.rows.detector, d.rows.params);
-  if (!rows.ok()) return rows.status();
-  auto rate = MakeDetectorFactory(d.delete_rate.detector, d.delete_rate.params);
-  if (!rate.ok()) return rate.status();
-  auto ratio = MakeDetectorFactory(d.rollback_ratio.detector, d.rollback_ratio.params);
-  if (!ratio.ok()) return ratio.status();
-  f.rows = *rows;
-  f.delete_rate = *rate;
-  f.rollback_ratio = *ratio;
-  auto logins = MakeDetectorFactory(d.failed_logins.detector, d.failed_logins.params);
-  if (!logins.ok()) return logins.status();
-  f.failed_logins = *logins;
-  auto updates = MakeDetectorFactory(d.update_rate.detector, d.update_rate.params);
-  if (!updates.ok()) return updates.status();
-  f.update_rate = *updates;
-  f.update_gate = d.update_gate;
-  return f;
-}
-
-}  // namespace
 
 // DegradedCounter is pgwarden_degraded_total{target,component}; every
 // target's series exist from start, at 0.
@@ -86,7 +63,7 @@ Agent::~Agent() { Stop(); }
 absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentConfig config, Clock* clock) {
   std::unique_ptr<Agent> agent(new Agent(std::move(config), clock));
   const AgentConfig& cfg = agent->config_;
-  absl::StatusOr<DetectorFactories> factories = MakeFactories(cfg.detectors);
+  absl::StatusOr<DetectorFactories> factories = MakeDetectorFactories(cfg.detectors);
   if (!factories.ok()) return factories.status();
 
   std::error_code ec;
@@ -127,6 +104,8 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentConfig config, Clock* 
       });
   if (absl::Status s = agent->incidents_->Restore(); !s.ok()) PGW_LOG(Error) << s.message();
   agent->factories_ = std::make_unique<DetectorFactories>(*factories);
+  agent->RegisterReloadSeries();
+  absl::MutexLock servers(&agent->servers_mu_);
   for (const TargetConfig& t : cfg.targets) {
     if (t.databases) {
       ServerState server;
@@ -157,7 +136,7 @@ void Agent::RegisterSeries(const std::string& id) {
 TargetLoop* Agent::AddLoop(const TargetConfig& target) {
   RegisterSeries(target.name);
   auto loop =
-      std::make_unique<TargetLoop>(config_, target, *factories_, metrics_.get(), incidents_.get(),
+      std::make_unique<TargetLoop>(live_, target, *factories_, metrics_.get(), incidents_.get(),
                                    registry_.get(), clock_, degraded_.get());
   TargetLoop* raw = loop.get();
   absl::MutexLock lock(&loops_mu_);
@@ -198,44 +177,58 @@ void Agent::Discover(ServerState& server) {
     TargetLoop* loop = it->second;
     loop->Stop();
     loop->DatabaseGone();
-    loop->RemoveSeries();
-    absl::MutexLock lock(&loops_mu_);
-    loops_.erase(
-        std::remove_if(loops_.begin(), loops_.end(),
-                       [loop](const std::unique_ptr<TargetLoop>& l) { return l.get() == loop; }),
-        loops_.end());
+    RemoveLoop(loop, /*remove_series=*/true);
     it = server.loops.erase(it);
   }
 }
 
+void Agent::RemoveLoop(TargetLoop* loop, bool remove_series) {
+  loop->Stop();
+  if (remove_series) loop->RemoveSeries();
+  absl::MutexLock lock(&loops_mu_);
+  loops_.erase(
+      std::remove_if(loops_.begin(), loops_.end(),
+                     [loop](const std::unique_ptr<TargetLoop>& l) { return l.get() == loop; }),
+      loops_.end());
+}
+
+absl::Time Agent::DiscoveryPass() {
+  absl::Time next = absl::InfiniteFuture();
+  nlohmann::json status = nlohmann::json::array();
+  absl::MutexLock servers(&servers_mu_);
+  for (ServerState& server : servers_) {
+    if (clock_->Now() >= server.next_discovery) Discover(server);
+    next = std::min(next, server.next_discovery);
+    nlohmann::json dbs = nlohmann::json::array();
+    for (const auto& [db, loop] : server.loops) dbs.push_back(db);
+    nlohmann::json j = {{"name", server.config->name}, {"databases", dbs}};
+    if (!server.error.empty()) j["last_error"] = server.error;
+    j["last_discovery"] =
+        absl::FormatTime(absl::RFC3339_full, server.last_discovery, absl::UTCTimeZone());
+    status.push_back(std::move(j));
+  }
+  absl::MutexLock lock(&servers_status_mu_);
+  servers_status_ = std::move(status);
+  return next;
+}
+
 void Agent::RunDiscovery() {
   while (true) {
-    absl::Time next = absl::InfiniteFuture();
-    nlohmann::json status = nlohmann::json::array();
-    for (ServerState& server : servers_) {
-      if (clock_->Now() >= server.next_discovery) Discover(server);
-      next = std::min(next, server.next_discovery);
-      nlohmann::json dbs = nlohmann::json::array();
-      for (const auto& [db, loop] : server.loops) dbs.push_back(db);
-      nlohmann::json j = {{"name", server.config->name}, {"databases", dbs}};
-      if (!server.error.empty()) j["last_error"] = server.error;
-      j["last_discovery"] =
-          absl::FormatTime(absl::RFC3339_full, server.last_discovery, absl::UTCTimeZone());
-      status.push_back(std::move(j));
-    }
-    {
-      absl::MutexLock lock(&servers_status_mu_);
-      servers_status_ = std::move(status);
-    }
+    const absl::Time next = DiscoveryPass();
     absl::MutexLock lock(&stop_mu_);
+    // A reload that adds a server wakes the wait (discovery_wake_).
     const absl::Duration wait = std::max(absl::Milliseconds(10), next - clock_->Now());
-    if (stop_mu_.AwaitWithTimeout(absl::Condition(&stop_), wait)) return;
+    auto woken = [this]() ABSL_SHARED_LOCKS_REQUIRED(stop_mu_) { return stop_ || discovery_wake_; };
+    stop_mu_.AwaitWithTimeout(absl::Condition(&woken), wait);
+    if (stop_) return;
+    discovery_wake_ = false;
   }
 }
 
 absl::Status Agent::Start() {
   HttpServerHandlers handlers;
   handlers.status_json = [this] { return StatusJson(); };
+  if (config_.enable_lifecycle) handlers.reload = [this] { return Reload(); };
   handlers.healthy = [this] {
     const absl::Time now = clock_->Now();
     absl::MutexLock lock(&loops_mu_);
@@ -255,16 +248,19 @@ absl::Status Agent::Start() {
     for (auto& loop : loops_) loop->Start();
     plain = loops_.size();
   }
-  if (!servers_.empty()) {
+  size_t servers = 0;
+  {
     // The first discovery before Start returns: the databases there are now
     // are watched from the first tick.
+    absl::MutexLock lock(&servers_mu_);
     for (ServerState& server : servers_) Discover(server);
-    discovery_ = std::thread([this] { RunDiscovery(); });
+    servers = servers_.size();
+    if (servers > 0) discovery_ = std::thread([this] { RunDiscovery(); });
   }
   PGW_LOG(Info) << "pgwarden " << kPgwardenVersion << " watching " << plain << " database(s)"
-                << (servers_.empty() ? "" : absl::StrCat(" and ", servers_.size(), " server(s)"))
-                << " every " << absl::FormatDuration(config_.interval) << ", environment "
-                << config_.environment << ", metrics on http://" << config_.listen << "/metrics";
+                << (servers == 0 ? "" : absl::StrCat(" and ", servers, " server(s)")) << " every "
+                << absl::FormatDuration(config_.interval) << ", environment " << config_.environment
+                << ", metrics on http://" << config_.listen << "/metrics";
   return absl::OkStatus();
 }
 

@@ -18,6 +18,7 @@
 #include "exporters/http_server.h"
 #include "incidents/manager.h"
 #include "nlohmann/json.hpp"
+#include "prometheus/gauge.h"
 #include "prometheus/registry.h"
 #include "signals/table_watch.h"
 #include "sources/pg_sampler.h"
@@ -44,6 +45,13 @@ class Agent {
   absl::Status Start();
   // Stop ends the loops (bounded) and flushes what can be flushed.
   void Stop();
+  // Reload re-reads the config file (SIGHUP, POST /-/reload): targets,
+  // sinks, detectors, maintenance windows and remediation settings apply
+  // without a restart; open incidents, the outbox and the state of loops
+  // whose target did not change are kept. A config that does not load is
+  // refused whole (the running one stays) and returned;
+  // pgwarden_config_last_reload_successful is 0 until one loads.
+  absl::Status Reload() ABSL_LOCKS_EXCLUDED(reload_mu_);
   int http_port() const { return http_ ? http_->port() : 0; }
   std::string StatusJson() const;
 
@@ -67,8 +75,29 @@ class Agent {
   // Discover lists one server's databases and adds and removes loops.
   void Discover(ServerState& server);
   void RunDiscovery();
+  // DiscoveryPass discovers the servers that are due; returns when the next
+  // one is.
+  absl::Time DiscoveryPass() ABSL_LOCKS_EXCLUDED(servers_mu_);
+  // RemoveLoop stops `loop` and forgets it (its series too with
+  // `remove_series`).
+  void RemoveLoop(TargetLoop* loop, bool remove_series) ABSL_LOCKS_EXCLUDED(loops_mu_);
+  // RegisterReloadSeries creates pgwarden_config_last_reload_successful
+  // (1: the config at start loaded) and its timestamp.
+  void RegisterReloadSeries();
+  absl::Status ApplyReload() ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
+  // ReloadTargets adds, replaces, re-filters and removes loops and server
+  // targets for the config `live_` now points to.
+  void ReloadTargets(const AgentConfig& cfg, bool detectors_changed)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
 
-  AgentConfig config_;
+  AgentConfig config_;  // as loaded at start
+  // live_ is what the loops read: config_, then each reloaded generation
+  // (kept in generations_ for the agent's lifetime).
+  LiveConfig live_{&config_};
+  absl::Mutex reload_mu_;
+  std::vector<std::unique_ptr<AgentConfig>> generations_ ABSL_GUARDED_BY(reload_mu_);
+  prometheus::Gauge* reload_ok_ = nullptr;
+  prometheus::Gauge* reload_time_ = nullptr;
   Clock* clock_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<AgentMetrics> metrics_;
@@ -80,12 +109,15 @@ class Agent {
   mutable absl::Mutex loops_mu_;
   std::vector<std::unique_ptr<TargetLoop>> loops_ ABSL_GUARDED_BY(loops_mu_);
   bool started_ ABSL_GUARDED_BY(loops_mu_) = false;
-  std::vector<ServerState> servers_;  // the discovery thread's (after Start)
+  // servers_mu_ is held by each discovery pass and by a reload.
+  absl::Mutex servers_mu_ ABSL_ACQUIRED_AFTER(reload_mu_);
+  std::vector<ServerState> servers_ ABSL_GUARDED_BY(servers_mu_);
   mutable absl::Mutex servers_status_mu_;
   nlohmann::json servers_status_ ABSL_GUARDED_BY(servers_status_mu_) = nlohmann::json::array();
   std::thread discovery_;
   absl::Mutex stop_mu_;
   bool stop_ ABSL_GUARDED_BY(stop_mu_) = false;
+  bool discovery_wake_ ABSL_GUARDED_BY(stop_mu_) = false;
   std::unique_ptr<HttpServer> http_;
   absl::Mutex active_mu_;
   std::map<std::pair<std::string, SignalKind>, int> active_by_kind_ ABSL_GUARDED_BY(active_mu_);

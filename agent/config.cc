@@ -94,6 +94,11 @@ void ParseTarget(const ConfigNode& node, std::set<std::string>* names, TargetCon
   }
   if (t->change_stream.slot.empty()) t->change_stream.slot = DefaultSlotName(t->name);
   ParseDatabases(node, t);
+  // What a reload compares: the entry as written but its `tables`, and the
+  // DSN it resolved to (dsn_env and dsn_file change outside the file).
+  YAML::Node rest = YAML::Clone(node.raw());
+  rest.remove("tables");
+  t->fingerprint = absl::StrCat(YAML::Dump(rest), "\n", t->dsn);
   if (t->connect_timeout < absl::Seconds(1)) node.ErrorAt("connect_timeout", "must be at least 1s");
   if (t->statement_timeout < absl::Milliseconds(10)) {
     node.ErrorAt("statement_timeout", "must be at least 10ms");
@@ -257,27 +262,14 @@ absl::StatusOr<AgentConfig> ParseConfig(const std::string& text, const std::stri
     top.Error("the config file must be a YAML mapping with at least `targets:`");
     return errors.ToStatus();
   }
-  top.CheckKeys({"environment",
-                 "instance",
-                 "listen",
-                 "interval",
-                 "fast_interval",
-                 "log_level",
-                 "log_format",
-                 "state_dir",
-                 "reconnect_max_backoff",
-                 "targets",
-                 "detectors",
-                 "incidents",
-                 "maintenance",
-                 "alerting",
-                 "remediation",
-                 "backup",
-                 "journal",
-                 "restore",
-                 "metrics",
-                 "web",
-                 "web_config_file"});
+  top.CheckKeys({"environment", "instance",      "listen",
+                 "interval",    "fast_interval", "log_level",
+                 "log_format",  "state_dir",     "reconnect_max_backoff",
+                 "targets",     "detectors",     "incidents",
+                 "maintenance", "alerting",      "remediation",
+                 "backup",      "journal",       "restore",
+                 "metrics",     "web",           "web_config_file"});
+  for (const auto& kv : root) cfg.sections[kv.first.Scalar()] = YAML::Dump(kv.second);
   config_sections::ParseGlobals(top, &cfg);
   ParseTargets(top, &cfg.targets);
   ParseDetectors(top, &cfg.detectors);
@@ -285,7 +277,7 @@ absl::StatusOr<AgentConfig> ParseConfig(const std::string& text, const std::stri
   config_sections::ParseBackup(top, &cfg);
   config_sections::ParseJournal(top, &cfg);
   config_sections::ParseMetrics(top, &cfg.per_table);
-  config_sections::ParseWeb(top, &cfg.web);
+  config_sections::ParseWeb(top, &cfg);
   ParseMaintenance(top.Child("maintenance"), &cfg.maintenance);
   ParseActionSections(top, &cfg);
 

@@ -1,6 +1,8 @@
 #ifndef PGWARDEN_AGENT_CONFIG_H_
 #define PGWARDEN_AGENT_CONFIG_H_
 
+#include <atomic>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -58,6 +60,10 @@ struct TargetConfig {
   // messages) read for failed logins; "" = not read.
   std::string server_log;
   ChangeStreamConfig change_stream;
+  // fingerprint is the config entry as written but its `tables`, and the
+  // DSN it resolved to: a reload keeps the loop of a target whose
+  // fingerprint stayed the same.
+  std::string fingerprint;
   // fast_path: read pg_stat_statements counters and look for sessions that
   // commit inside one statement on every fast tick.
   bool fast_path = true;
@@ -125,6 +131,9 @@ struct PerTableMetrics {
 // AgentConfig is the whole configuration file.
 struct AgentConfig {
   std::string path;
+  // sections: each top-level key's value as written (YAML), which a reload
+  // compares with the running config's.
+  std::map<std::string, std::string> sections;
   std::string environment = "production";
   std::string instance;  // defaults to the host name
   std::string listen = "127.0.0.1:9331";
@@ -163,9 +172,28 @@ struct AgentConfig {
   // web_config_file: TLS, basic auth and headers of the HTTP endpoint (the
   // exporter-toolkit web config format); "" serves plain HTTP.
   std::string web_config_file;
+  // web.enable_lifecycle: POST /-/reload re-reads the config (as SIGHUP).
+  bool enable_lifecycle = false;
   MaintenanceConfig maintenance;
   AlertingConfig alerting;
   RemediationConfig remediation;
+};
+
+// LiveConfig is the config the loops read: a reload points it at the new
+// generation in one store. The Agent keeps every generation it loaded for
+// its lifetime (a few KB each), so a loop still reading the previous one in
+// the middle of a tick reads valid memory.
+class LiveConfig {
+ public:
+  explicit LiveConfig(const AgentConfig* config) : config_(config) {}
+  LiveConfig(const LiveConfig&) = delete;
+  LiveConfig& operator=(const LiveConfig&) = delete;
+  const AgentConfig* get() const { return config_.load(std::memory_order_acquire); }
+  const AgentConfig* operator->() const { return get(); }
+  void Set(const AgentConfig* config) { config_.store(config, std::memory_order_release); }
+
+ private:
+  std::atomic<const AgentConfig*> config_;
 };
 
 // LoadConfig reads and validates a YAML config file. Every problem (unknown

@@ -110,11 +110,13 @@ void ParseMetrics(const ConfigNode& top, PerTableMetrics* out) {
 }
 
 // ParseWeb reads `web`: the HTTP endpoint's connection limits and timeouts.
-void ParseWeb(const ConfigNode& top, HttpLimits* out) {
+void ParseWeb(const ConfigNode& top, AgentConfig* cfg) {
+  HttpLimits* out = &cfg->web;
   ConfigNode w = top.Child("web");
   if (!w.IsDefined() || !w.ExpectMap()) return;
-  w.CheckKeys(
-      {"max_connections", "max_connections_per_client", "read_header_timeout", "idle_timeout"});
+  w.CheckKeys({"max_connections", "max_connections_per_client", "read_header_timeout",
+               "idle_timeout", "enable_lifecycle"});
+  cfg->enable_lifecycle = w.GetBool("enable_lifecycle", cfg->enable_lifecycle);
   const int64_t total = w.GetInt("max_connections", out->max_connections);
   if (total < 1 || total > 1000000) w.ErrorAt("max_connections", "must be 1 to 1000000");
   out->max_connections = static_cast<int>(std::clamp<int64_t>(total, 1, 1000000));

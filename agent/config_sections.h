@@ -17,8 +17,9 @@ bool ValidName(const std::string& s);
 void ParseGlobals(const ConfigNode& top, AgentConfig* cfg);
 // ParseMetrics reads `metrics.per_table`.
 void ParseMetrics(const ConfigNode& top, PerTableMetrics* out);
-// ParseWeb reads `web`: the HTTP endpoint's connection limits and timeouts.
-void ParseWeb(const ConfigNode& top, HttpLimits* out);
+// ParseWeb reads `web`: the HTTP endpoint's connection limits and timeouts,
+// and enable_lifecycle.
+void ParseWeb(const ConfigNode& top, AgentConfig* cfg);
 // ParseIncidents reads the `incidents:` section.
 void ParseIncidents(const ConfigNode& top, AgentConfig* cfg);
 // ParseBackup reads the `backup:` section.

@@ -20,11 +20,12 @@ constexpr char kXidQuery[] =
     "AND datname = current_database() AND pid <> pg_backend_pid()";
 }  // namespace
 
-FastPath::FastPath(const AgentConfig& config, const TargetConfig& target,
+FastPath::FastPath(const LiveConfig& config, const TargetConfig& target,
                    const DetectorFactories& factories, const TargetWatch::Silencer& silencer,
                    AgentMetrics* metrics, Clock* clock)
     : config_(config),
       target_(target),
+      filter_(std::make_shared<SharedFilter>(TableFilter(target.include, target.exclude))),
       metrics_(metrics),
       clock_(clock),
       stream_watch_(ChangeSource::kStream, factories, silencer),
@@ -41,27 +42,28 @@ void FastPath::Start(std::function<void()> wake) {
   o.dsn = target_.dsn;
   o.slot = target_.change_stream.slot;
   o.allow_unbounded_retention = target_.change_stream.allow_unbounded_retention;
-  o.state_dir = config_.state_dir;
-  o.audit_path = config_.remediation.AuditPath(config_.state_dir);
+  o.state_dir = config_->state_dir;
+  o.audit_path = config_->remediation.AuditPath(config_->state_dir);
   o.connect_timeout = target_.connect_timeout;
-  o.max_backoff = config_.reconnect_max_backoff;
-  TableFilter filter(target_.include, target_.exclude);
-  o.watched = [filter](const std::string& schema, const std::string& table) {
-    return filter.Matches(schema, table);
+  o.max_backoff = config_->reconnect_max_backoff;
+  o.watched = [filter = filter_](const std::string& schema, const std::string& table) {
+    return filter->Matches(schema, table);
   };
   o.on_data = std::move(wake);
-  if (config_.journal_enabled) {
+  if (config_->journal_enabled) {
     o.journal.dir =
-        (std::filesystem::path(config_.state_dir) / "journal" / TargetFileName(target_.name))
+        (std::filesystem::path(config_->state_dir) / "journal" / TargetFileName(target_.name))
             .string();
-    o.journal.max_bytes = config_.journal_max_bytes;
-    o.journal.max_age = config_.journal_max_age;
+    o.journal.max_bytes = config_->journal_max_bytes;
+    o.journal.max_age = config_->journal_max_age;
   }
   stream_ = std::make_unique<ChangeStream>(std::move(o));
   metrics_->change_stream_up.Add(TargetLabels(target_.name)).Set(0);
   metrics_->change_stream_gaps.Add(TargetLabels(target_.name));
   stream_->Start();
 }
+
+void FastPath::SetFilter(TableFilter filter) { filter_->Set(std::move(filter)); }
 
 void FastPath::Stop() {
   if (stream_) stream_->Stop();
@@ -115,7 +117,7 @@ bool FastPath::PollStream(pg::Session& conn, absl::Time now, WatchResult* out, b
   }
   published_ = c;
   const ChangeStream::JournalStats js = stream_->journal_stats();
-  if (config_.journal_enabled) {
+  if (config_->journal_enabled) {
     metrics_->journal_bytes.Add(l).Set(static_cast<double>(js.bytes));
     prometheus::Counter& rows = metrics_->journal_rows.Add(l);
     if (js.rows > journal_published_.rows) {
@@ -217,7 +219,7 @@ void FastPath::PollSuspects(pg::Session& conn, absl::Time now, WatchResult* out)
                     {"rows_now", s.rows_now},
                     {"sampled", s.sampled}}}};
     const std::string window =
-        InMaintenance(config_.maintenance, target_.name, s.schema, s.table, now);
+        InMaintenance(config_->maintenance, target_.name, s.schema, s.table, now);
     if (!window.empty()) {
       out->suppressed.emplace_back(std::move(ev), absl::StrCat("maintenance window ", window));
     } else {
@@ -294,7 +296,7 @@ nlohmann::json FastPath::BuildStatus() const {
                      {"state", streaming_              ? "standby"
                                : counters_.available() ? "on"
                                                        : "unavailable"},
-                     {"interval", absl::FormatDuration(config_.fast_interval)}});
+                     {"interval", absl::FormatDuration(config_->fast_interval)}});
     paths.push_back({{"path", "commit_in_statement"}, {"state", "on"}});
   }
   paths.push_back({{"path", "stats"}, {"state", "on"}});

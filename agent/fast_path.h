@@ -31,9 +31,8 @@ namespace pgwarden {
 // what. It runs on the target's loop thread, on the sampler's session.
 class FastPath {
  public:
-  FastPath(const AgentConfig& config, const TargetConfig& target,
-           const DetectorFactories& factories, const TargetWatch::Silencer& silencer,
-           AgentMetrics* metrics, Clock* clock);
+  FastPath(const LiveConfig& config, const TargetConfig& target, const DetectorFactories& factories,
+           const TargetWatch::Silencer& silencer, AgentMetrics* metrics, Clock* clock);
   ~FastPath();
   FastPath(const FastPath&) = delete;
   FastPath& operator=(const FastPath&) = delete;
@@ -53,6 +52,9 @@ class FastPath {
   void Tick(pg::Session& conn, absl::Time now, WatchResult* out, bool stream_only = false);
   // StatusJson lists the target's paths and their state, for /status.
   nlohmann::json StatusJson() const;
+  // SetFilter replaces the table filter the change stream decodes through
+  // (a reloaded config).
+  void SetFilter(TableFilter filter);
   // set_recovery: the change stream's committed transactions are also
   // handed to `recovery` (the loop's thread; may be null).
   void set_recovery(RecoveryTracker* recovery) { recovery_ = recovery; }
@@ -74,8 +76,28 @@ class FastPath {
   // Warn logs a source's error once per distinct message.
   void Warn(const std::string& source, const absl::Status& status);
 
-  const AgentConfig& config_;
+  // SharedFilter is read by the change stream's thread, replaced by the
+  // loop's.
+  class SharedFilter {
+   public:
+    explicit SharedFilter(TableFilter f) : filter_(std::move(f)) {}
+    bool Matches(const std::string& schema, const std::string& table) const {
+      absl::MutexLock lock(&mu_);
+      return filter_.Matches(schema, table);
+    }
+    void Set(TableFilter f) {
+      absl::MutexLock lock(&mu_);
+      filter_ = std::move(f);
+    }
+
+   private:
+    mutable absl::Mutex mu_;
+    TableFilter filter_ ABSL_GUARDED_BY(mu_);
+  };
+
+  const LiveConfig& config_;
   TargetConfig target_;
+  std::shared_ptr<SharedFilter> filter_;
   AgentMetrics* metrics_;
   Clock* clock_;
   ChangeWatch stream_watch_;

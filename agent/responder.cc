@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "agent/reload.h"
 #include "core/log.h"
 #include "pg/connect.h"
 #include "remediation/commit_evidence.h"
@@ -51,7 +52,7 @@ int64_t RowsDropped(const SignalEvent& ev) {
 
 }  // namespace
 
-Responder::Responder(const AgentConfig& config, const TargetConfig& target,
+Responder::Responder(const LiveConfig& config, const TargetConfig& target,
                      prometheus::Registry* registry, const prometheus::Labels& const_labels,
                      IncidentManager* incidents, Clock* clock, Degraded* degraded)
     : config_(config),
@@ -61,7 +62,8 @@ Responder::Responder(const AgentConfig& config, const TargetConfig& target,
       incidents_(incidents),
       clock_(clock),
       degraded_(degraded != nullptr ? degraded : NoDegraded::Get()),
-      attributor_(clock) {}
+      attributor_(clock),
+      seen_(config.get()) {}
 
 Responder::~Responder() {
   guard_.reset();
@@ -96,7 +98,7 @@ void Responder::Enrich(pg::Session& conn, std::vector<SignalEvent>* events,
       req.updates = updates;
       // The same drop (an event within resolve_after of the last one) keeps
       // its window start.
-      if (it != cache_.end() && now - it->second.at <= config_.resolve_after) {
+      if (it != cache_.end() && now - it->second.at <= config_->resolve_after) {
         req.since = std::min(req.since, it->second.since);
       }
       absl::StatusOr<Attribution> a = attributor_.Attribute(conn, req);
@@ -124,9 +126,9 @@ void Responder::Enrich(pg::Session& conn, std::vector<SignalEvent>* events,
           top->rows_attributed > 0 ? absl::StrCat(", ", FormatCount(top->rows_attributed), " rows")
                                    : "",
           absl::StrFormat(", confidence %.2f", attr.confidence));
-      const auto& allowed = config_.maintenance.allowed_roles;
+      const auto& allowed = config_->maintenance.allowed_roles;
       if (std::find(allowed.begin(), allowed.end(), top->role) != allowed.end() &&
-          top->confidence >= config_.remediation.min_confidence) {
+          top->confidence >= config_->remediation.min_confidence) {
         suppressed->emplace_back(std::move(ev), "allowed_role");
         continue;
       }
@@ -136,7 +138,24 @@ void Responder::Enrich(pg::Session& conn, std::vector<SignalEvent>* events,
   *events = std::move(kept);
 }
 
+void Responder::FollowReload() {
+  const AgentConfig* now = config_.get();
+  if (now == seen_) return;
+  const bool changed = ConfigSection(*seen_, "remediation") != ConfigSection(*now, "remediation");
+  seen_ = now;
+  if (!changed || (!remediator_ && !guard_)) return;
+  // The next use rebuilds both with the reloaded section. Actions already
+  // taken stay recorded in attempts_ and the audit log (which also holds
+  // the hourly role budget).
+  guard_.reset();
+  remediator_.reset();
+  conn_.reset();
+  next_connect_ = absl::InfinitePast();
+  PGW_LOG(Info) << "target " << target_.name << ": remediation settings reloaded";
+}
+
 bool Responder::EnsureRemediator() {
+  FollowReload();
   if (remediator_ && conn_ && conn_->IsOpen()) return true;
   const absl::Time now = clock_->Now();
   if (now < next_connect_) return false;
@@ -157,7 +176,7 @@ bool Responder::EnsureRemediator() {
   conn_ = *std::move(session);
   if (!remediator_) {
     absl::StatusOr<std::unique_ptr<Remediator>> r = Remediator::Create(
-        config_.remediation, (*me)[0].Text(0), config_.remediation.AuditPath(config_.state_dir),
+        config_->remediation, (*me)[0].Text(0), config_->remediation.AuditPath(config_->state_dir),
         registry_, const_labels_, clock_, degraded_);
     if (!r.ok()) {
       PGW_LOG(Error) << "target " << target_.name << ": remediation unavailable: " << r.status();
@@ -170,7 +189,8 @@ bool Responder::EnsureRemediator() {
 }
 
 void Responder::Respond(const std::vector<Incident>& touched) {
-  if (config_.remediation.mode == RemediationMode::kOff) return;
+  FollowReload();
+  if (config_->remediation.mode == RemediationMode::kOff) return;
   for (const Incident& inc : touched) {
     // Each table of the incident: its rows removed, then its rows overwritten.
     for (const auto& [object, member] : inc.members) {
@@ -233,7 +253,8 @@ void Responder::RespondTo(const Incident& inc, const TableRef& table, const Attr
 
 void Responder::Guard(pg::Session& sample_conn, const std::vector<TableRef>& watched,
                       absl::Time now, const TargetWatch::Silencer& silencer, WatchResult* out) {
-  const RemediationConfig& rc = config_.remediation;
+  FollowReload();
+  const RemediationConfig& rc = config_->remediation;
   if (!rc.inflight.enabled && !rc.runaway.enabled) return;
   pg::Session* conn = &sample_conn;
   if (rc.mode != RemediationMode::kOff && EnsureRemediator()) {

@@ -27,7 +27,7 @@ namespace pgwarden {
 // the acting agent lives on it).
 class Responder {
  public:
-  Responder(const AgentConfig& config, const TargetConfig& target, prometheus::Registry* registry,
+  Responder(const LiveConfig& config, const TargetConfig& target, prometheus::Registry* registry,
             const prometheus::Labels& const_labels, IncidentManager* incidents, Clock* clock,
             Degraded* degraded = nullptr);
   ~Responder();
@@ -50,11 +50,14 @@ class Responder {
              const TargetWatch::Silencer& silencer, WatchResult* out);
 
  private:
+  // FollowReload drops the Remediator and the session guard when a reload
+  // changed the remediation section (loop thread).
+  void FollowReload();
   bool EnsureRemediator();
   // RespondTo hands one attribution of incident `inc` to the Remediator.
   void RespondTo(const Incident& inc, const TableRef& table, const Attribution& attr);
 
-  const AgentConfig& config_;
+  const LiveConfig& config_;
   TargetConfig target_;
   prometheus::Registry* registry_;
   prometheus::Labels const_labels_;
@@ -62,6 +65,7 @@ class Responder {
   Clock* clock_;
   Degraded* degraded_;
   Attributor attributor_;
+  const AgentConfig* seen_;  // the config generation last followed
   // Latest attribution per table ("schema.table"; "schema.table (updates)"
   // for an update_spike's), reused for 2 s. `since`
   // is where its pg_stat_statements window starts: 10 s before the first

@@ -27,7 +27,7 @@ std::string SuppressedReasonLabel(absl::string_view reason) {
   return label;
 }
 
-TargetLoop::TargetLoop(const AgentConfig& config, const TargetConfig& target,
+TargetLoop::TargetLoop(const LiveConfig& config, const TargetConfig& target,
                        const DetectorFactories& factories, AgentMetrics* metrics,
                        IncidentManager* incidents, prometheus::Registry* registry, Clock* clock,
                        Degraded* degraded)
@@ -45,11 +45,15 @@ TargetLoop::TargetLoop(const AgentConfig& config, const TargetConfig& target,
       duration_(metrics->sample_duration.Add(TargetLabels(target.name),
                                              AgentMetrics::SampleDurationBuckets())),
       recovery_(RecoveryOptions{absl::Minutes(30), absl::Seconds(11),
-                                config.interval * (kFingerprintEvery + 1)}),
-      archive_(WalArchiveOptions{config.max_archive_age}),
-      backoff_(config.interval),
+                                config->interval * (kFingerprintEvery + 1)}),
+      archive_(WalArchiveOptions{config->max_archive_age}),
+      backoff_(config->interval),
       series_(std::make_unique<TargetLoopSeries>()) {
   up_.Set(0);
+  {
+    absl::MutexLock lock(&status_mu_);
+    configured_ = target;
+  }
   fast_.set_recovery(&recovery_);
   ObjectErrors::Get().Attach(target.name, &metrics->object_errors, &metrics->own_rollbacks);
   if (!target.server_log.empty()) server_log_ = std::make_unique<ServerLogTail>(target.server_log);
@@ -59,10 +63,10 @@ TargetLoop::~TargetLoop() { Stop(); }
 
 TargetWatch::Silencer TargetLoop::MaintenanceSilencer() {
   return [this](const std::string& schema, const std::string& table, absl::Time t) {
-    std::string window = InMaintenance(config_.maintenance, target_.name, schema, table, t);
+    std::string window = InMaintenance(config_->maintenance, target_.name, schema, table, t);
     const TableRef* parent = window.empty() ? partitions_.ParentOf(schema, table) : nullptr;
     if (parent)
-      window = InMaintenance(config_.maintenance, target_.name, parent->schema, parent->table, t);
+      window = InMaintenance(config_->maintenance, target_.name, parent->schema, parent->table, t);
     return window.empty() ? window : absl::StrCat("maintenance window ", window);
   };
 }
@@ -89,10 +93,39 @@ void TargetLoop::Stop() {
 bool TargetLoop::alive(absl::Time now) const {
   const absl::Time last = absl::FromUnixMillis(last_pass_unix_ms_.load());
   // A pass may legitimately wait for connect/statement timeouts and backoff.
-  const absl::Duration slack = config_.interval + config_.reconnect_max_backoff +
+  const absl::Duration slack = config_->interval + config_->reconnect_max_backoff +
                                target_.connect_timeout + 2 * target_.statement_timeout +
                                absl::Seconds(10);
   return now - last < slack;
+}
+
+void TargetLoop::SetFilter(const TargetConfig& next) {
+  {
+    absl::MutexLock lock(&status_mu_);
+    configured_.include = next.include;
+    configured_.exclude = next.exclude;
+  }
+  absl::MutexLock lock(&mu_);
+  pending_filter_ = TableFilter(next.include, next.exclude);
+}
+
+TargetConfig TargetLoop::configured() const {
+  absl::MutexLock lock(&status_mu_);
+  return configured_;
+}
+
+void TargetLoop::ApplyFilter() {
+  std::optional<TableFilter> filter;
+  {
+    absl::MutexLock lock(&mu_);
+    filter.swap(pending_filter_);
+  }
+  if (!filter) return;
+  // Tables the new filter leaves out leave the watch as tables renamed out
+  // of scope do (no page); tables it adds start afresh.
+  fast_.SetFilter(*filter);
+  sampler_.SetFilter(*std::move(filter));
+  PGW_LOG(Info) << "target " << target_.name << ": table filter reloaded";
 }
 
 void TargetLoop::Run() {
@@ -103,6 +136,7 @@ void TargetLoop::Run() {
   while (true) {
     const absl::Time now = clock_->Now();
     if (now >= next) {
+      ApplyFilter();
       RunOnce();
       last_pass_unix_ms_ = absl::ToUnixMillis(clock_->Now());
       bool ok;
@@ -111,19 +145,19 @@ void TargetLoop::Run() {
         ok = connected_;
       }
       if (ok) {
-        backoff_ = config_.interval;
+        backoff_ = config_->interval;
         // Fixed-rate ticks; if a pass overran, start the next one now.
-        next += config_.interval;
+        next += config_->interval;
         if (next < clock_->Now()) next = clock_->Now();
       } else {
         next = clock_->Now() + backoff_;
-        backoff_ = std::min(backoff_ * 2, config_.reconnect_max_backoff);
+        backoff_ = std::min(backoff_ * 2, config_->reconnect_max_backoff);
       }
-      next_fast = clock_->Now() + config_.fast_interval;
+      next_fast = clock_->Now() + config_->fast_interval;
     } else if (now >= next_fast) {
       FastOnce(/*stream_only=*/false);
-      next_fast += config_.fast_interval;
-      if (next_fast < clock_->Now()) next_fast = clock_->Now() + config_.fast_interval;
+      next_fast += config_->fast_interval;
+      if (next_fast < clock_->Now()) next_fast = clock_->Now() + config_->fast_interval;
     } else if (woken) {
       // Committed changes are waiting: only the change stream's part, at
       // once; the session guard and the rest keep the fast tick's pace.
@@ -260,7 +294,7 @@ void TargetLoop::Follow(const Snapshot& snap) {
 
 void TargetLoop::EmitDdl(SignalEvent ev, WatchResult* result) {
   const std::string role = ddl_log_.Attribute(&ev, database_);
-  const auto& allowed = config_.maintenance.allowed_roles;
+  const auto& allowed = config_->maintenance.allowed_roles;
   if (!role.empty() && std::find(allowed.begin(), allowed.end(), role) != allowed.end()) {
     result->suppressed.emplace_back(std::move(ev), "allowed_role");
     return;

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -41,7 +42,7 @@ std::string SuppressedReasonLabel(absl::string_view reason);
 // capped exponential backoff; it never exits on its own.
 class TargetLoop {
  public:
-  TargetLoop(const AgentConfig& config, const TargetConfig& target,
+  TargetLoop(const LiveConfig& config, const TargetConfig& target,
              const DetectorFactories& factories, AgentMetrics* metrics, IncidentManager* incidents,
              prometheus::Registry* registry, Clock* clock, Degraded* degraded = nullptr);
   ~TargetLoop();
@@ -54,11 +55,20 @@ class TargetLoop {
   void DatabaseGone();
   // RemoveSeries removes the target's series; call after Stop.
   void RemoveSeries();
+  // name is the target's id.
+  const std::string& name() const { return target_.name; }
+  // SetFilter applies a reloaded config's `tables` include/exclude at the
+  // next statistics tick, keeping every other state.
+  void SetFilter(const TargetConfig& next);
+  // configured is the target's config as last set (for a reload's diff).
+  TargetConfig configured() const;
   // alive is false if the loop thread has not completed a pass recently.
   bool alive(absl::Time now) const;
 
  private:
   void Run();
+  // ApplyFilter installs a filter SetFilter left (loop thread).
+  void ApplyFilter();
   // RunOnce is the full tick: a statistics sample, then what the fast tick
   // does. FastOnce is the fast tick alone, on the same session; with
   // `stream_only`, only the change stream's part (woken by a commit).
@@ -89,8 +99,8 @@ class TargetLoop {
   // Follow hands a re-read table list to the fast path and the session guard.
   void Follow(const Snapshot& snap);
 
-  const AgentConfig& config_;
-  TargetConfig target_;
+  const LiveConfig& config_;
+  const TargetConfig target_;
   AgentMetrics* metrics_;
   IncidentManager* incidents_;
   Clock* clock_;
@@ -120,12 +130,14 @@ class TargetLoop {
   // mu_ wakes the loop thread when Stop() is called.
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<TableFilter> pending_filter_ ABSL_GUARDED_BY(mu_);
   // wake_ is set by the change stream when committed changes are waiting.
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
 
   // status_mu_ guards what StatusJson reads; held only to copy fields.
   mutable absl::Mutex status_mu_;
   bool connected_ ABSL_GUARDED_BY(status_mu_) = false;
+  TargetConfig configured_ ABSL_GUARDED_BY(status_mu_);
   std::string last_error_ ABSL_GUARDED_BY(status_mu_);
   absl::Time last_success_ ABSL_GUARDED_BY(status_mu_) = absl::InfinitePast();
   std::atomic<int64_t> last_pass_unix_ms_{0};

@@ -59,7 +59,7 @@ void TargetLoop::PublishTables(const WatchResult& result) {
                    [this](const auto& kv) { return !watch_.tables().contains(kv.first); });
   }
   bool all = true;
-  const absl::flat_hash_set<int64_t> exported = Exported(watch_.tables(), config_.per_table, &all);
+  const absl::flat_hash_set<int64_t> exported = Exported(watch_.tables(), config_->per_table, &all);
   auto lines = std::make_shared<TableLines>();
   for (const auto& [oid, st] : watch_.tables()) {
     auto [it, inserted] = series.tables.try_emplace(oid);

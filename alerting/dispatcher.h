@@ -15,6 +15,9 @@
 #include "alerting/config.h"
 #include "alerting/outbox.h"
 #include "core/clock.h"
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
 #include "prometheus/labels.h"
 #include "prometheus/registry.h"
 
@@ -64,17 +67,37 @@ class AlertDispatcher : public Notifier {
   bool WaitIdle(absl::Duration timeout);
   // Pending is the number of entries not yet delivered, over all sinks.
   size_t Pending() const;
+  // Reconfigure applies a reloaded `alerting:` section: a sink whose
+  // settings did not change keeps its worker and queue; a changed one gets
+  // a new worker that takes over its queue; a new one starts with the next
+  // alert; a removed one is stopped and its pending entries are dropped from
+  // the outbox (logged). Nothing changes if a sink cannot be built.
+  // (outbox_max_entries and connect_timeout apply to new workers.)
+  absl::Status Reconfigure(const AlertingConfig& config);
+
+  // Families are the dispatcher's metric families (set by Create).
+  struct Families {
+    prometheus::Family<prometheus::Counter>* deliveries = nullptr;
+    prometheus::Family<prometheus::Gauge>* depth = nullptr;
+    prometheus::Family<prometheus::Gauge>* oldest = nullptr;
+  };
 
  private:
   AlertDispatcher() = default;
   void WatchdogLoop();
+  // MarkDone tombstones `ids` in the outbox (errors are logged).
+  void MarkDone(const std::vector<uint64_t>& ids);
 
   // notify_mu_ serialises Notify, so that the outbox and every sink's queue
   // see alerts in the same order.
   absl::Mutex notify_mu_;
-  // outbox_, workers_ and clock_ are set by Create and fixed afterwards.
+  // outbox_, families_ and clock_ are set by Create and fixed afterwards;
+  // workers_ changes only in Reconfigure (under run_mu_, notify_mu_ and
+  // workers_mu_).
   std::unique_ptr<Outbox> outbox_;
-  std::vector<std::unique_ptr<internal::SinkWorker>> workers_;
+  Families families_;
+  mutable absl::Mutex workers_mu_ ABSL_ACQUIRED_AFTER(notify_mu_);
+  std::vector<std::unique_ptr<internal::SinkWorker>> workers_ ABSL_GUARDED_BY(workers_mu_);
   Clock* clock_ = nullptr;
   absl::Mutex run_mu_;
   bool started_ ABSL_GUARDED_BY(run_mu_) = false;

@@ -37,6 +37,14 @@ void SinkWorker::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+std::deque<OutboxEntry> SinkWorker::TakeQueue() {
+  absl::MutexLock lock(&mu_);
+  std::deque<OutboxEntry> out;
+  out.swap(queue_);
+  metrics_.depth->Set(0);
+  return out;
+}
+
 std::vector<uint64_t> SinkWorker::Enqueue(OutboxEntry e) {
   std::vector<uint64_t> dropped;
   {

@@ -48,6 +48,8 @@ class SinkWorker {
   SinkWorker& operator=(const SinkWorker&) = delete;
 
   const std::string& name() const { return config_.name; }
+  const SinkConfig& config() const { return config_; }
+  const SinkMetrics& metrics() const { return metrics_; }
 
   // Start starts the thread (once; not after Stop).
   void Start();
@@ -55,6 +57,9 @@ class SinkWorker {
   void Stop();
   // Enqueue adds `e` and returns the ids dropped to keep the queue bounded.
   std::vector<uint64_t> Enqueue(OutboxEntry e);
+  // TakeQueue empties the queue (after Stop) for the worker that replaces
+  // this one; the entries stay in the outbox.
+  std::deque<OutboxEntry> TakeQueue();
   // Idle reports whether nothing is queued or being sent.
   bool Idle() const;
   // Depth is the number of queued entries.

@@ -69,11 +69,14 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
 
 namespace {
 
-sigset_t StopSignals() {
+// RunSignals are the signals `run` waits for: SIGINT and SIGTERM stop it,
+// SIGHUP reloads the config.
+sigset_t RunSignals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   return set;
 }
 
@@ -107,10 +110,10 @@ int RunCommand(const ParsedArgs& args) {
   LogLevel level = LogLevel::kInfo;
   ParseLogLevel(args.Get("log-level", cfg->log_level), &level);
   SetLogLevel(level);
-  // Block the stop signals before any thread starts, so only sigwait below
+  // Block the stop and reload signals before any thread starts, so only sigwait below
   // receives them.
-  sigset_t stop = StopSignals();
-  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  sigset_t signals = RunSignals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
   // Two malloc arenas, not eight per core: the agent's threads (one per
   // watched database, the HTTP workers, the sinks) allocate little each, and
@@ -134,7 +137,10 @@ int RunCommand(const ParsedArgs& args) {
     return kExitFailure;
   }
   int sig = 0;
-  sigwait(&stop, &sig);
+  while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
+    PGW_LOG(Info) << "received SIGHUP, reloading " << cfg->path;
+    (*agent)->Reload().IgnoreError();  // logged and counted by Reload
+  }
   PGW_LOG(Info) << "received " << (sig == SIGINT ? "SIGINT" : "SIGTERM") << ", stopping";
   (*agent)->Stop();
   PGW_LOG(Info) << "stopped";

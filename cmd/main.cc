@@ -58,7 +58,8 @@ int main(int argc, char** argv) {
     int (*fn)(const pgwarden::ParsedArgs&);
   };
   const std::map<std::string, Spec> commands = {
-      {"run", {{"config", "log-level", "log.format", "web.config.file"}, {}, 0, pgwarden::RunCommand}},
+      {"run",
+       {{"config", "log-level", "log.format", "web.config.file"}, {}, 0, pgwarden::RunCommand}},
       {"check", {{"config"}, {}, 0, pgwarden::CheckCommand}},
       {"replay", {{"detector", "set", "input", "output"}, {}, 0, pgwarden::ReplayCommand}},
       {"demo", {{"duration", "listen"}, {"keep"}, 0, pgwarden::DemoCommand}},

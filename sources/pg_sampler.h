@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -139,6 +140,12 @@ class PgSampler {
   pg::Session* session() { return conn_.get(); }
   // Disconnect drops the connection.
   void Disconnect();
+  // SetFilter replaces the table filter (a reloaded config); the next
+  // sample reads every table.
+  void SetFilter(TableFilter filter) {
+    filter_ = std::move(filter);
+    rows_counter_ = -1;
+  }
 
  private:
   absl::Status Connect();
