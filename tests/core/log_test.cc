@@ -182,6 +182,7 @@ TEST_CASE("Log lines from threads never interleave", "[core][log]") {
   StderrCapture capture;
   const absl::Time start = absl::Now();
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([t, &filler] {
       const ScopedLogTarget target(absl::StrCat("t", t));
@@ -191,7 +192,7 @@ TEST_CASE("Log lines from threads never interleave", "[core][log]") {
   for (std::thread& th : threads) th.join();
   const absl::Duration took = absl::Now() - start;
   const std::vector<std::string> lines = capture.TakeLines();
-  REQUIRE(lines.size() == kThreads * kLines);
+  REQUIRE(lines.size() == static_cast<size_t>(kThreads) * kLines);
   for (const std::string& line : lines) {
     const nlohmann::json j = nlohmann::json::parse(line);
     REQUIRE(absl::EndsWith(j.at("msg").get<std::string>(), filler));
