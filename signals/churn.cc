@@ -78,12 +78,16 @@ bool ChurnBaseline::Observe(absl::Time now, int64_t inserted, int64_t deleted, d
   warming_ = false;
   // (The first samples may have no high of their own yet: the detector
   // judges against its own; the level stands in.)
+  // The insert rate is the higher of this interval's and the mean learned so
+  // far: statistics arrive in bursts (a backend flushes its counts at most
+  // once a second), so an interval may count none of a busy queue's inserts.
+  const double ins_seen = std::max(ins_rate, weight_ > 0 ? ins_s_ / weight_ : 0.0);
   if (samples_ < kChurnMinSamples) {
     const double high = std::max({cur_max_, prev_max_, level, 1.0});
-    warming_ = ins_rate * absl::ToDoubleSeconds(kChurnWindow) >= kChurnTurnover * high;
+    warming_ = ins_seen * absl::ToDoubleSeconds(kChurnWindow) >= kChurnTurnover * high;
     normal_ = normal_ || warming_;
   }
-  ins_rate_ = ins_rate;
+  ins_rate_ = warming_ ? ins_seen : ins_rate;
   drop_ = drop;
   del_rate_ = del_rate;
   if (samples_ == 0 && acc_ins_ == 0 && acc_del_ == 0) {

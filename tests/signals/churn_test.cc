@@ -82,6 +82,20 @@ TEST_CASE("ChurnBaseline: a loss held during warm-up is not learned as usual and
   CHECK(c.Reason().empty());
 }
 
+TEST_CASE("ChurnBaseline: a warm-up interval that counted no inserts still holds a queue's trim",
+          "[churn]") {
+  ChurnBaseline c;
+  absl::Time t = absl::FromUnixSeconds(1700000000);
+  c.Observe(t, 0, 0, 360);
+  t += absl::Seconds(1);
+  REQUIRE(c.Observe(t, 100, 290, 170));  // trimmed while inserting 100/s: held
+  t += absl::Seconds(1);
+  // The statistics of the next second arrive late: nothing counted, the
+  // level still below its high. The table is still a queue being warmed up.
+  REQUIRE(c.Observe(t, 0, 0, 170));
+  CHECK(c.Reason().rfind("churn warmup (inserting 100 rows/s", 0) == 0);
+}
+
 TEST_CASE("ChurnBaseline: a table not inserting is never held during warm-up", "[churn]") {
   ChurnBaseline c;
   absl::Time t = absl::FromUnixSeconds(1700000000);
