@@ -25,7 +25,9 @@ std::string Trimmed(const char* text) {
   return std::string(absl::StripAsciiWhitespace(text == nullptr ? "" : text));
 }
 
-absl::StatusCode CodeFor(const std::string& state) {
+// ReplicationCode picks the canonical code for a replication-protocol error
+// (55xxx, e.g. a slot in use, is a failed precondition here).
+absl::StatusCode ReplicationCode(const std::string& state) {
   if (state.empty() || absl::StartsWith(state, "08") || absl::StartsWith(state, "57P")) {
     return absl::StatusCode::kUnavailable;
   }
@@ -48,7 +50,7 @@ absl::Status ResultError(PGconn* conn, const PGresult* res, absl::string_view wh
     message = Trimmed(PQresultErrorMessage(res));
   }
   if (message.empty()) message = Trimmed(PQerrorMessage(conn));
-  absl::Status s(CodeFor(state), absl::StrCat(what, ": ", message));
+  absl::Status s(ReplicationCode(state), absl::StrCat(what, ": ", message));
   if (!state.empty()) s.SetPayload(kSqlStatePayload, absl::Cord(state));
   return s;
 }

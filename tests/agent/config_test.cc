@@ -2,19 +2,13 @@
 
 #include "absl/strings/match.h"
 #include "catch2/catch.hpp"
+#include "tests/agent/parse_config.h"
 #include "tests/support/product_example.h"
 
 namespace pgwarden {
 namespace {
 
 using testing::kProductExample;
-
-std::string ErrorOf(const std::string& yaml) {
-  absl::StatusOr<AgentConfig> c = ParseConfig(yaml, "pgwarden.yaml");
-  REQUIRE_FALSE(c.ok());
-  CHECK(absl::IsInvalidArgument(c.status()));
-  return std::string(c.status().message());
-}
 
 TEST_CASE("Config: the PRODUCT.md example loads unchanged", "[config]") {
   absl::StatusOr<AgentConfig> c = ParseConfig(kProductExample, "pgwarden.yaml");
@@ -37,7 +31,7 @@ TEST_CASE("Config: the PRODUCT.md example loads unchanged", "[config]") {
 }
 
 TEST_CASE("Config: unknown key is named with its path and line", "[config]") {
-  std::string e = ErrorOf(
+  std::string e = testing::ParseError(
       "environment: production\ntargets:\n  - name: shop\n    dsn: \"dbname=x\"\n"
       "    tabels:\n      include: [\"*\"]\n");
   CHECK(absl::StrContains(e, "pgwarden.yaml:5:"));
@@ -45,34 +39,37 @@ TEST_CASE("Config: unknown key is named with its path and line", "[config]") {
 }
 
 TEST_CASE("Config: unknown top-level key", "[config]") {
-  std::string e = ErrorOf("intervall: 1s\ntargets:\n  - {name: a, dsn: \"dbname=a\"}\n");
+  std::string e =
+      testing::ParseError("intervall: 1s\ntargets:\n  - {name: a, dsn: \"dbname=a\"}\n");
   CHECK(absl::StrContains(e, "pgwarden.yaml:1:"));
   CHECK(absl::StrContains(e, "intervall: unknown key"));
 }
 
 TEST_CASE("Config: bad type is named", "[config]") {
-  std::string e = ErrorOf(
+  std::string e = testing::ParseError(
       "targets:\n  - name: shop\n    dsn: \"dbname=x\"\n    tables:\n      include: public.*\n");
   CHECK(absl::StrContains(e, "targets[0].tables.include: expected a list of strings"));
   CHECK(absl::StrContains(e, "pgwarden.yaml:5:"));
 }
 
 TEST_CASE("Config: bad and too small durations are named", "[config]") {
-  std::string e = ErrorOf("interval: 1 second\ntargets:\n  - {name: a, dsn: \"dbname=a\"}\n");
+  std::string e =
+      testing::ParseError("interval: 1 second\ntargets:\n  - {name: a, dsn: \"dbname=a\"}\n");
   CHECK(absl::StrContains(e, "pgwarden.yaml:1:"));
   CHECK(absl::StrContains(e, "interval: expected a duration"));
-  std::string e2 = ErrorOf("interval: 50ms\ntargets:\n  - {name: a, dsn: \"dbname=a\"}\n");
+  std::string e2 =
+      testing::ParseError("interval: 50ms\ntargets:\n  - {name: a, dsn: \"dbname=a\"}\n");
   CHECK(absl::StrContains(e2, "interval: must be at least 100ms"));
 }
 
 TEST_CASE("Config: no targets is an error", "[config]") {
-  CHECK(absl::StrContains(ErrorOf("environment: production\n"), "targets: missing"));
-  CHECK(absl::StrContains(ErrorOf("targets: []\n"), "targets: must name at least one"));
+  CHECK(absl::StrContains(testing::ParseError("environment: production\n"), "targets: missing"));
+  CHECK(absl::StrContains(testing::ParseError("targets: []\n"), "targets: must name at least one"));
 }
 
 TEST_CASE("Config: every error is reported at once", "[config]") {
-  std::string e =
-      ErrorOf("interval: soon\nbogus: 1\ntargets:\n  - name: a\n  - name: a\n    dsn: x\n");
+  std::string e = testing::ParseError(
+      "interval: soon\nbogus: 1\ntargets:\n  - name: a\n  - name: a\n    dsn: x\n");
   CHECK(absl::StrContains(e, "interval:"));
   CHECK(absl::StrContains(e, "bogus: unknown key"));
   CHECK(absl::StrContains(e, "targets[0].dsn: missing"));
@@ -80,8 +77,8 @@ TEST_CASE("Config: every error is reported at once", "[config]") {
 }
 
 TEST_CASE("Config: detector parameters are validated by the detector", "[config]") {
-  std::string e =
-      ErrorOf("targets:\n  - {name: a, dsn: \"dbname=a\"}\ndetectors:\n  rows:\n    min_rowz: 5\n");
+  std::string e = testing::ParseError(
+      "targets:\n  - {name: a, dsn: \"dbname=a\"}\ndetectors:\n  rows:\n    min_rowz: 5\n");
   CHECK(absl::StrContains(e, "detectors.rows"));
   CHECK(absl::StrContains(e, "min_rowz"));
   absl::StatusOr<AgentConfig> ok = ParseConfig(
@@ -97,7 +94,7 @@ TEST_CASE("Config: DSN from an environment variable, never echoed in errors", "[
       ParseConfig("targets:\n  - {name: a, dsn_env: PGWARDEN_TEST_DSN}\n", "x.yaml");
   REQUIRE(c.ok());
   CHECK(absl::StrContains(c->targets[0].dsn, "hunter2"));
-  std::string e = ErrorOf(
+  std::string e = testing::ParseError(
       "targets:\n  - {name: a, dsn_env: PGWARDEN_TEST_DSN}\nalerting: {sinks: [{name: x}]}\n");
   CHECK(!absl::StrContains(e, "hunter2"));
 }
@@ -116,7 +113,7 @@ TEST_CASE("Config: maintenance windows cover their time and tables only", "[conf
   CHECK(InMaintenance(c->maintenance, "shop", "public", "audit_log", in) == "nightly");
   CHECK(InMaintenance(c->maintenance, "shop", "public", "audit_log", out).empty());
   CHECK(InMaintenance(c->maintenance, "shop", "public", "customers", in).empty());
-  std::string e = ErrorOf(
+  std::string e = testing::ParseError(
       "targets:\n  - {name: shop, dsn: \"dbname=a\"}\n"
       "maintenance:\n  windows:\n    - {start: \"25:00\", days: [funday]}\n");
   CHECK(absl::StrContains(e, "maintenance.windows[0].start: expected HH:MM"));
@@ -152,7 +149,7 @@ targets:
 TEST_CASE(
     "Config: a bad slot name, an unknown change_stream key and a slow fast_interval are named",
     "[config]") {
-  std::string e = ErrorOf(R"(
+  std::string e = testing::ParseError(R"(
 interval: 1s
 fast_interval: 2s
 targets:
@@ -192,9 +189,9 @@ TEST_CASE("Config: detectors.update_rate takes the burst gate beside the detecto
   CHECK(both->detectors.update_rate.params.at("hard_rate") == "0");
   CHECK(both->detectors.update_rate.params.count("min_share") == 0);
   CHECK(both->detectors.update_gate.min_share == Approx(0.1));
-  std::string e = ErrorOf(head + "    min_share: 2\n");
+  std::string e = testing::ParseError(head + "    min_share: 2\n");
   CHECK(absl::StrContains(e, "detectors.update_rate.min_share"));
-  e = ErrorOf(head + "    min_sharez: 0.1\n");
+  e = testing::ParseError(head + "    min_sharez: 0.1\n");
   CHECK(absl::StrContains(e, "min_sharez"));
 }
 
@@ -208,7 +205,7 @@ TEST_CASE("Config: journal sizes, backup age and restore dsn", "[config]") {
   CHECK(c->journal_max_age == absl::Hours(2));
   CHECK(c->max_archive_age == absl::Minutes(30));
   CHECK(c->restore_dsn == "dbname=a user=r");
-  const std::string e = ErrorOf(
+  const std::string e = testing::ParseError(
       "targets:\n  - {name: a, dsn: \"dbname=a\"}\njournal:\n  max_bytes: 12 parsecs\n"
       "backup:\n  max_archive_age: 5s\n");
   CHECK(absl::StrContains(e, "journal.max_bytes: expected a size"));
@@ -230,7 +227,7 @@ TEST_CASE("Config: web limits - defaults - values and errors named by key", "[co
   CHECK(c->web.max_connections_per_client == 4);
   CHECK(c->web.read_header_timeout == absl::Seconds(2));
   CHECK(c->web.idle_timeout == absl::Seconds(30));
-  const std::string e = ErrorOf(
+  const std::string e = testing::ParseError(
       "targets:\n  - {name: a, dsn: \"dbname=a\"}\nweb:\n  max_connections_per_client: 0\n"
       "  read_header_timeout: 1ms\n  backlog: 5\n");
   CHECK(absl::StrContains(e, "web.max_connections_per_client: must be 1 to 1000000"));

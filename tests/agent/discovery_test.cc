@@ -2,22 +2,10 @@
 
 #include "absl/strings/match.h"
 #include "catch2/catch.hpp"
+#include "tests/agent/parse_config.h"
 
 namespace pgwarden {
 namespace {
-
-AgentConfig Parse(const std::string& yaml) {
-  absl::StatusOr<AgentConfig> c = ParseConfig(yaml, "pgwarden.yaml");
-  INFO(c.status().message());
-  REQUIRE(c.ok());
-  return *c;
-}
-
-std::string ErrorOf(const std::string& yaml) {
-  absl::StatusOr<AgentConfig> c = ParseConfig(yaml, "pgwarden.yaml");
-  REQUIRE_FALSE(c.ok());
-  return std::string(c.status().message());
-}
 
 constexpr char kServer[] =
     "targets:\n  - name: main\n    dsn: \"host=127.0.0.1 user=pgwarden\"\n"
@@ -27,45 +15,50 @@ constexpr char kServer[] =
 }  // namespace
 
 TEST_CASE("Config: a server target reads databases and discovery_interval", "[discovery]") {
-  const AgentConfig c = Parse(kServer);
+  const AgentConfig c = testing::ParseOk(kServer);
   REQUIRE(c.targets.size() == 1);
   REQUIRE(c.targets[0].databases.has_value());
   CHECK(c.targets[0].databases->include == std::vector<std::string>{"*"});
   CHECK(c.targets[0].databases->exclude == std::vector<std::string>{"template*", "rdsadmin"});
   CHECK(c.targets[0].databases->discovery_interval == absl::Seconds(10));
   // The old form stays a plain target.
-  const AgentConfig plain = Parse("targets:\n  - name: shop\n    dsn: \"dbname=shop\"\n");
+  const AgentConfig plain =
+      testing::ParseOk("targets:\n  - name: shop\n    dsn: \"dbname=shop\"\n");
   CHECK_FALSE(plain.targets[0].databases.has_value());
   CHECK(plain.targets[0].database.empty());
   // An exclude alone includes every other database.
-  const AgentConfig ex = Parse(
+  const AgentConfig ex = testing::ParseOk(
       "targets:\n  - name: main\n    dsn: \"user=x\"\n    databases:\n      exclude: [\"a\"]\n");
   CHECK(ex.targets[0].databases->include == std::vector<std::string>{"*"});
 }
 
 TEST_CASE("Config: discovery mistakes are named with their path", "[discovery]") {
   CHECK(absl::StrContains(
-      ErrorOf("targets:\n  - name: m\n    dsn: \"x=y\"\n    discovery_interval: 5s\n"),
+      testing::ParseError("targets:\n  - name: m\n    dsn: \"x=y\"\n    discovery_interval: 5s\n"),
       "targets[0].discovery_interval: applies only to a target with `databases`"));
-  CHECK(absl::StrContains(ErrorOf("targets:\n  - name: m\n    dsn: \"x=y\"\n    databases:\n"
-                                  "      include: [\"*\"]\n    discovery_interval: 10ms\n"),
-                          "discovery_interval: must be at least 1s"));
-  CHECK(absl::StrContains(ErrorOf("targets:\n  - name: m\n    dsn: \"x=y\"\n    databases:\n"
-                                  "      incl: [\"*\"]\n"),
-                          "targets[0].databases.incl: unknown key"));
   CHECK(absl::StrContains(
-      ErrorOf("metrics:\n  per_table: top:0\ntargets:\n  - name: m\n    dsn: \"x=y\"\n"),
+      testing::ParseError("targets:\n  - name: m\n    dsn: \"x=y\"\n    databases:\n"
+                          "      include: [\"*\"]\n    discovery_interval: 10ms\n"),
+      "discovery_interval: must be at least 1s"));
+  CHECK(absl::StrContains(
+      testing::ParseError("targets:\n  - name: m\n    dsn: \"x=y\"\n    databases:\n"
+                          "      incl: [\"*\"]\n"),
+      "targets[0].databases.incl: unknown key"));
+  CHECK(absl::StrContains(
+      testing::ParseError(
+          "metrics:\n  per_table: top:0\ntargets:\n  - name: m\n    dsn: \"x=y\"\n"),
       "metrics.per_table: \"top:0\": expected all, top:N (N > 0) or anomalous"));
 }
 
 TEST_CASE("Config: metrics.per_table modes", "[discovery]") {
   const std::string t = "targets:\n  - name: m\n    dsn: \"x=y\"\n";
-  CHECK(Parse(t).per_table.mode == PerTableMetrics::Mode::kAuto);
-  CHECK(Parse("metrics:\n  per_table: all\n" + t).per_table.mode == PerTableMetrics::Mode::kAll);
-  const AgentConfig top = Parse("metrics:\n  per_table: top:25\n" + t);
+  CHECK(testing::ParseOk(t).per_table.mode == PerTableMetrics::Mode::kAuto);
+  CHECK(testing::ParseOk("metrics:\n  per_table: all\n" + t).per_table.mode ==
+        PerTableMetrics::Mode::kAll);
+  const AgentConfig top = testing::ParseOk("metrics:\n  per_table: top:25\n" + t);
   CHECK(top.per_table.mode == PerTableMetrics::Mode::kTop);
   CHECK(top.per_table.top == 25);
-  CHECK(Parse("metrics:\n  per_table: anomalous\n" + t).per_table.mode ==
+  CHECK(testing::ParseOk("metrics:\n  per_table: anomalous\n" + t).per_table.mode ==
         PerTableMetrics::Mode::kAnomalous);
 }
 
@@ -82,7 +75,7 @@ TEST_CASE("SelectDatabases: include globs then exclude globs, in the order liste
 }
 
 TEST_CASE("ForDatabase: id, DSN and a slot of its own per database", "[discovery]") {
-  const AgentConfig c = Parse(kServer);
+  const AgentConfig c = testing::ParseOk(kServer);
   const TargetConfig a = ForDatabase(c.targets[0], "app1");
   CHECK(a.name == "main/app1");
   CHECK(a.database == "app1");
@@ -106,7 +99,8 @@ TEST_CASE("ForDatabase: id, DSN and a slot of its own per database", "[discovery
 }
 
 TEST_CASE("ResolveTarget: a plain name or name/database of a server target", "[discovery]") {
-  AgentConfig c = Parse(std::string(kServer) + "  - name: shop\n    dsn: \"dbname=shop\"\n");
+  AgentConfig c =
+      testing::ParseOk(std::string(kServer) + "  - name: shop\n    dsn: \"dbname=shop\"\n");
   absl::StatusOr<TargetConfig> shop = ResolveTarget(c, "shop");
   REQUIRE(shop.ok());
   CHECK(shop->dsn == "dbname=shop");

@@ -5,16 +5,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "catch2/catch.hpp"
+#include "tests/agent/parse_config.h"
 
 namespace pgwarden {
 namespace {
-
-AgentConfig Parse(const std::string& yaml) {
-  absl::StatusOr<AgentConfig> c = ParseConfig(yaml, "pgwarden.yaml");
-  INFO(c.status().message());
-  REQUIRE(c.ok());
-  return *std::move(c);
-}
 
 std::string Yaml(const std::string& extra, const std::string& tables = "[\"public.*\"]") {
   return absl::StrCat(
@@ -28,8 +22,8 @@ bool Has(const std::vector<std::string>& v, const std::string& s) {
 }
 
 TEST_CASE("Reload: an unchanged file changes nothing", "[reload]") {
-  AgentConfig running = Parse(Yaml(""));
-  AgentConfig next = Parse(Yaml(""));
+  AgentConfig running = testing::ParseOk(Yaml(""));
+  AgentConfig next = testing::ParseOk(Yaml(""));
   const ReloadPlan plan = PlanReload(running, &next);
   CHECK(plan.changed.empty());
   CHECK(plan.restart_only.empty());
@@ -39,10 +33,10 @@ TEST_CASE("Reload: an unchanged file changes nothing", "[reload]") {
 }
 
 TEST_CASE("Reload: restart-only settings keep their running values", "[reload]") {
-  AgentConfig running = Parse(Yaml(""));
-  AgentConfig next =
-      Parse(absl::StrCat("environment: staging\n",
-                         Yaml("incidents:\n  resolve_after: 5m\nweb:\n  max_connections: 10\n")));
+  AgentConfig running = testing::ParseOk(Yaml(""));
+  AgentConfig next = testing::ParseOk(
+      absl::StrCat("environment: staging\n",
+                   Yaml("incidents:\n  resolve_after: 5m\nweb:\n  max_connections: 10\n")));
   next.listen = "0.0.0.0:1";  // as if the file said so
   next.sections["listen"] = "0.0.0.0:1";
   const ReloadPlan plan = PlanReload(running, &next);
@@ -55,18 +49,18 @@ TEST_CASE("Reload: restart-only settings keep their running values", "[reload]")
   CHECK(next.resolve_after == running.resolve_after);
   CHECK(next.web.max_connections == running.web.max_connections);
   // What stays restart-only is not reported again at the next reload.
-  AgentConfig again =
-      Parse(absl::StrCat("environment: staging\n",
-                         Yaml("incidents:\n  resolve_after: 5m\nweb:\n  max_connections: 10\n")));
+  AgentConfig again = testing::ParseOk(
+      absl::StrCat("environment: staging\n",
+                   Yaml("incidents:\n  resolve_after: 5m\nweb:\n  max_connections: 10\n")));
   CHECK(Has(PlanReload(next, &again).restart_only, "environment"));
 }
 
 TEST_CASE("Reload: sections that apply live are named but not kept", "[reload]") {
-  AgentConfig running = Parse(Yaml(""));
-  AgentConfig next =
-      Parse(Yaml("maintenance:\n  windows:\n    - name: nightly\n      start: \"02:00\"\n"
-                 "      duration: 1h\nremediation:\n  mode: dry-run\ndetectors:\n  rows:\n"
-                 "    detector: level_drop\n    min_fraction: \"0.5\"\n"));
+  AgentConfig running = testing::ParseOk(Yaml(""));
+  AgentConfig next = testing::ParseOk(
+      Yaml("maintenance:\n  windows:\n    - name: nightly\n      start: \"02:00\"\n"
+           "      duration: 1h\nremediation:\n  mode: dry-run\ndetectors:\n  rows:\n"
+           "    detector: level_drop\n    min_fraction: \"0.5\"\n"));
   const ReloadPlan plan = PlanReload(running, &next);
   CHECK(plan.restart_only.empty());
   CHECK(Has(plan.changed, "maintenance"));
@@ -77,13 +71,14 @@ TEST_CASE("Reload: sections that apply live are named but not kept", "[reload]")
 }
 
 TEST_CASE("Reload: a target whose tables changed is re-filtered and others replaced", "[reload]") {
-  AgentConfig running = Parse(Yaml(""));
-  AgentConfig filtered = Parse(Yaml("", "[\"public.*\", \"sales.*\"]"));
+  AgentConfig running = testing::ParseOk(Yaml(""));
+  AgentConfig filtered = testing::ParseOk(Yaml("", "[\"public.*\", \"sales.*\"]"));
   CHECK(CompareTarget(running.targets[0], filtered.targets[0]) == TargetChange::kFilter);
   CHECK(CompareTarget(running.targets[1], filtered.targets[1]) == TargetChange::kSame);
-  AgentConfig moved = Parse(absl::StrReplaceAll(Yaml(""), {{"dbname=shop", "dbname=shop2"}}));
+  AgentConfig moved =
+      testing::ParseOk(absl::StrReplaceAll(Yaml(""), {{"dbname=shop", "dbname=shop2"}}));
   CHECK(CompareTarget(running.targets[0], moved.targets[0]) == TargetChange::kReplace);
-  AgentConfig slower = Parse(absl::StrReplaceAll(
+  AgentConfig slower = testing::ParseOk(absl::StrReplaceAll(
       Yaml(""), {{"dbname=billing\"\n", "dbname=billing\"\n    statement_timeout: 9s\n"}}));
   CHECK(CompareTarget(running.targets[1], slower.targets[1]) == TargetChange::kReplace);
 }

@@ -14,11 +14,6 @@
 namespace pgwarden {
 namespace {
 
-// Parse parses the `alerting:` section of `yaml` and returns the errors.
-std::vector<std::string> Parse(const std::string& yaml, AlertingConfig* out) {
-  return testing::ParseAlerting(yaml, out);
-}
-
 // HasError reports whether one error names `path` and contains `text`.
 bool HasError(const std::vector<std::string>& errors, const std::string& path,
               const std::string& text) {
@@ -39,7 +34,7 @@ std::string Dump(const std::vector<std::string>& errors) {
 TEST_CASE("alerting config: the PRODUCT.md example parses as written", "[alerting][config]") {
   const std::string yaml = testing::kProductExample;
   AlertingConfig cfg;
-  auto errors = Parse(yaml, &cfg);
+  auto errors = testing::ParseAlerting(yaml, &cfg);
   INFO(Dump(errors));
   REQUIRE(errors.empty());
   REQUIRE(cfg.sinks.size() == 1);
@@ -84,7 +79,7 @@ TEST_CASE("alerting config: defaults, env/file secrets and every sink type", "[a
       hmac_secret_file: )") +
                            path + "\n      connect_timeout: 1s\n";
   AlertingConfig cfg;
-  auto errors = Parse(yaml, &cfg);
+  auto errors = testing::ParseAlerting(yaml, &cfg);
   ::unlink(path);
   INFO(Dump(errors));
   REQUIRE(errors.empty());
@@ -102,7 +97,7 @@ TEST_CASE("alerting config: defaults, env/file secrets and every sink type", "[a
 
 TEST_CASE("alerting config: absent section means no sinks", "[alerting][config]") {
   AlertingConfig cfg;
-  auto errors = Parse("environment: x\n", &cfg);
+  auto errors = testing::ParseAlerting("environment: x\n", &cfg);
   CHECK(errors.empty());
   CHECK(cfg.sinks.empty());
 }
@@ -167,7 +162,7 @@ TEST_CASE("alerting config: each error names its key path", "[alerting][config]"
   };
   for (const Case& c : cases) {
     AlertingConfig cfg;
-    auto errors = Parse(c.yaml, &cfg);
+    auto errors = testing::ParseAlerting(c.yaml, &cfg);
     INFO("yaml:\n" << c.yaml << "errors:\n" << Dump(errors));
     CHECK(HasError(errors, c.path, c.text));
   }
@@ -175,7 +170,7 @@ TEST_CASE("alerting config: each error names its key path", "[alerting][config]"
 
 TEST_CASE("alerting config: errors carry file, line and column", "[alerting][config]") {
   AlertingConfig cfg;
-  auto errors = Parse(
+  auto errors = testing::ParseAlerting(
       "alerting:\n  sinks:\n    - name: a\n      type: webhook\n      bogus: 1\n"
       "      url: http://h/x\n",
       &cfg);

@@ -12,11 +12,6 @@
 namespace pgwarden {
 namespace {
 
-// Parse parses the `alerting:` section of `yaml` and returns the errors.
-std::vector<std::string> Parse(const std::string& yaml, AlertingConfig* out) {
-  return testing::ParseAlerting(yaml, out);
-}
-
 // MinimalSection is the smallest valid sink section of `type`.
 std::string MinimalSection(const SinkType& type) {
   std::string yaml = std::string("    - name: s\n      type: ") + type.name + "\n";
@@ -45,7 +40,8 @@ TEST_CASE("sink registry: every type parses from a minimal section and builds",
   for (const SinkType& t : SinkTypes()) {
     INFO(t.name);
     AlertingConfig cfg;
-    std::vector<std::string> errors = Parse("alerting:\n  sinks:\n" + MinimalSection(t), &cfg);
+    std::vector<std::string> errors =
+        testing::ParseAlerting("alerting:\n  sinks:\n" + MinimalSection(t), &cfg);
     CHECK(errors.empty());
     REQUIRE(cfg.sinks.size() == 1);
     CHECK(cfg.sinks[0].type == t.name);
@@ -58,8 +54,8 @@ TEST_CASE("sink registry: every type parses from a minimal section and builds",
 TEST_CASE("sink config: an unknown type names its key and lists the registered types",
           "[alerting][sinks]") {
   AlertingConfig cfg;
-  std::vector<std::string> errors =
-      Parse("alerting:\n  sinks:\n    - {name: a, type: sms, url: 'http://h/x'}\n", &cfg);
+  std::vector<std::string> errors = testing::ParseAlerting(
+      "alerting:\n  sinks:\n    - {name: a, type: sms, url: 'http://h/x'}\n", &cfg);
   REQUIRE(errors.size() == 1);
   CHECK(errors[0] ==
         "pgwarden.yaml:3:23: alerting.sinks[0].type: unknown sink type 'sms' (expected " +
@@ -85,7 +81,7 @@ TEST_CASE("MakeSink checks URLs, required secrets and the type", "[alerting][sin
 
 TEST_CASE("sink config: type-specific keys are rejected for the other types", "[alerting][sinks]") {
   AlertingConfig cfg;
-  std::vector<std::string> errors = Parse(
+  std::vector<std::string> errors = testing::ParseAlerting(
       "alerting:\n  sinks:\n    - {name: a, type: slack, url: 'http://h', urls: ['http://h'],\n"
       "       routing_key: k, hmac_secret_env: E, resolve_resend_for: 1m}\n",
       &cfg);

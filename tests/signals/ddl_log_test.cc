@@ -3,11 +3,12 @@
 #include "absl/strings/match.h"
 #include "catch2/catch.hpp"
 #include "signals/ddl_watch.h"
+#include "tests/signals/test_time.h"
 
 namespace pgwarden {
 namespace {
 
-const absl::Time kT0 = absl::FromUnixSeconds(1700000000);
+using testing::kT0;
 const std::vector<TableRef> kWatched = {{"public", "customers"}, {"public", "orders"}};
 
 LoggedStatement Logged(const std::string& user, const std::string& db, const std::string& sql) {

@@ -2,11 +2,12 @@
 
 #include "absl/strings/match.h"
 #include "catch2/catch.hpp"
+#include "tests/signals/test_time.h"
 
 namespace pgwarden {
 namespace {
 
-const absl::Time kT0 = absl::FromUnixSeconds(1700000000);
+using testing::kT0;
 
 TableStat Table(int64_t oid, const std::string& name, const std::string& parent = "") {
   TableStat t;

@@ -2,11 +2,12 @@
 
 #include "catch2/catch.hpp"
 #include "incidents/grouping.h"
+#include "tests/signals/test_time.h"
 
 namespace pgwarden {
 namespace {
 
-const absl::Time kT0 = absl::FromUnixSeconds(1700000000);
+using testing::kT0;
 
 // Ticks builds a snapshot per second: the WAL advances 1000 bytes a tick,
 // the table's delete counter as `deleted(i)` says.

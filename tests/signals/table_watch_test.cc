@@ -17,12 +17,12 @@ DetectorFactories Defaults() {
   return f;
 }
 
-// Fixture drives a TargetWatch with one table "public.customers".
-struct Fixture {
+// WatchFixture drives a TargetWatch with one table "public.customers".
+struct WatchFixture {
   TargetWatch watch{Defaults()};
   Snapshot snap;
   absl::Time t = absl::FromUnixSeconds(1700000000);
-  Fixture() {
+  WatchFixture() {
     TableStat s;
     s.oid = 16384;
     s.relfilenode = 16384;
@@ -58,7 +58,7 @@ bool HasKind(const WatchResult& r, SignalKind kind) {
 }
 
 TEST_CASE("TargetWatch: normal churn produces no events", "[table_watch]") {
-  Fixture f;
+  WatchFixture f;
   for (int i = 0; i < 600; ++i) {
     f.Churn(20 + i % 30);
     f.table().live_rows += (i % 2 == 0) ? 15 : -15;
@@ -68,7 +68,7 @@ TEST_CASE("TargetWatch: normal churn produces no events", "[table_watch]") {
 }
 
 TEST_CASE("TargetWatch: batched deletes page as row loss within a sample", "[table_watch]") {
-  Fixture f;
+  WatchFixture f;
   for (int i = 0; i < 60; ++i) {
     f.Churn(10);
     REQUIRE(f.Tick().events.empty());
@@ -86,7 +86,7 @@ TEST_CASE("TargetWatch: batched deletes page as row loss within a sample", "[tab
 
 TEST_CASE("TargetWatch: a live-row drop without deletes (ANALYZE re-estimate) is not row loss",
           "[table_watch]") {
-  Fixture f;
+  WatchFixture f;
   for (int i = 0; i < 60; ++i) REQUIRE(f.Tick().events.empty());
   f.table().live_rows -= 20000;  // estimate changed, no deletes counted
   f.table().maintenance_count += 1;
@@ -94,7 +94,7 @@ TEST_CASE("TargetWatch: a live-row drop without deletes (ANALYZE re-estimate) is
 }
 
 TEST_CASE("TargetWatch: a rolled-back mass DELETE does not page", "[table_watch]") {
-  Fixture f;
+  WatchFixture f;
   for (int i = 0; i < 60; ++i) REQUIRE(f.Tick().events.empty());
   f.table().deleted += 150000;  // counted, but rolled back: live rows unchanged
   WatchResult r = f.Tick();
@@ -102,7 +102,7 @@ TEST_CASE("TargetWatch: a rolled-back mass DELETE does not page", "[table_watch]
 }
 
 TEST_CASE("TargetWatch: TRUNCATE is an immediate critical event", "[table_watch]") {
-  Fixture f;
+  WatchFixture f;
   f.Tick();
   f.table().relfilenode = 99999;
   f.table().live_rows = 0;
@@ -114,16 +114,16 @@ TEST_CASE("TargetWatch: TRUNCATE is an immediate critical event", "[table_watch]
 
 TEST_CASE("TargetWatch: VACUUM FULL (new relfilenode, rows kept) is not a TRUNCATE",
           "[table_watch]") {
-  Fixture f;
+  WatchFixture f;
   f.Tick();
   f.table().relfilenode = 99999;
   CHECK(f.Tick().events.empty());
 }
 
 TEST_CASE("TargetWatch: DROP TABLE is an event, a rename out of scope is not", "[table_watch]") {
-  Fixture f;
+  WatchFixture f;
   f.Tick();
-  Fixture g;
+  WatchFixture g;
   g.Tick();
   // Dropped: gone from every table.
   f.snap.tables.clear();
@@ -139,7 +139,7 @@ TEST_CASE("TargetWatch: DROP TABLE is an event, a rename out of scope is not", "
 }
 
 TEST_CASE("TargetWatch: counters going backwards are a reset, never a drop", "[table_watch]") {
-  Fixture f;
+  WatchFixture f;
   for (int i = 0; i < 30; ++i) {
     f.Churn(10);
     f.Tick();
@@ -158,7 +158,7 @@ TEST_CASE("TargetWatch: a maintenance window silences but reports", "[table_watc
   TargetWatch watch(Defaults(), [](const std::string&, const std::string& table, absl::Time) {
     return table == "customers" ? std::string("nightly-purge") : std::string();
   });
-  Fixture f;
+  WatchFixture f;
   f.snap.time = f.t;
   watch.Process(f.snap);
   f.table().deleted += 100000;
@@ -171,7 +171,7 @@ TEST_CASE("TargetWatch: a maintenance window silences but reports", "[table_watc
 }
 
 TEST_CASE("TargetWatch: rollback ratio jump pages, background rate does not", "[table_watch]") {
-  Fixture f;
+  WatchFixture f;
   for (int i = 0; i < 120; ++i) {
     f.snap.db.xact_rollback += (i % 10 == 0) ? 1 : 0;  // ~0.2% background
     REQUIRE(f.Tick().events.empty());
@@ -193,7 +193,7 @@ LoginFailures Failures(int64_t n, const std::string& user = "app") {
 
 TEST_CASE("TargetWatch: a storm of failed logins pages, the background rate does not",
           "[table_watch]") {
-  Fixture f;
+  WatchFixture f;
   WatchResult first;
   f.watch.ProcessLogins(f.t, "shop", Failures(0), &first);
   CHECK(first.events.empty());
@@ -225,7 +225,7 @@ TEST_CASE("TargetWatch: a storm of failed logins pages, the background rate does
 
 TEST_CASE("TargetWatch: a failed-login storm right after start pages (hard rate)",
           "[table_watch]") {
-  Fixture f;
+  WatchFixture f;
   WatchResult r;
   f.watch.ProcessLogins(f.t, "shop", Failures(0), &r);
   f.t += absl::Seconds(1);

@@ -2,11 +2,12 @@
 
 #include "absl/strings/match.h"
 #include "catch2/catch.hpp"
+#include "tests/signals/test_time.h"
 
 namespace pgwarden {
 namespace {
 
-const absl::Time kT0 = absl::FromUnixSeconds(1700000000);
+using testing::kT0;
 
 Snapshot At(int second, int64_t archived, int64_t failed, int last_ok, int last_fail, uint64_t lsn,
             bool enabled = true) {
