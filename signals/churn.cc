@@ -27,6 +27,10 @@ bool ChurnBaseline::Judge(double drop, double ins_rate, double del_rate) const {
   return drop <= swing_allow && del_rate <= rate_allow;
 }
 
+double ChurnBaseline::InsertRateSeen(double ins_rate) const {
+  return std::max(ins_rate, weight_ > 0 ? ins_s_ / weight_ : 0.0);
+}
+
 void ChurnBaseline::Learn(absl::Time now, double drop, double ins_rate, double del_rate,
                           bool anomalous) {
   const double dt = last_ == absl::InfinitePast() ? 1.0 : absl::ToDoubleSeconds(now - last_);
@@ -40,7 +44,7 @@ void ChurnBaseline::Learn(absl::Time now, double drop, double ins_rate, double d
   swing_peak_ *= p;
   // A drop held during warm-up is learned as usual only when the table's
   // inserts explain it: otherwise it may be a loss.
-  const double ins = std::max(ins_rate, weight_ > 0 ? ins_s_ / weight_ : 0.0);
+  const double ins = InsertRateSeen(ins_rate);
   const bool explained = drop <= kChurnSwingFactor * ins * kChurnLagSeconds;
   if (!anomalous && (!warming_ || explained)) {
     del_peak_ = std::max(del_peak_, del_rate);
@@ -81,7 +85,7 @@ bool ChurnBaseline::Observe(absl::Time now, int64_t inserted, int64_t deleted, d
   // The insert rate is the higher of this interval's and the mean learned so
   // far: statistics arrive in bursts (a backend flushes its counts at most
   // once a second), so an interval may count none of a busy queue's inserts.
-  const double ins_seen = std::max(ins_rate, weight_ > 0 ? ins_s_ / weight_ : 0.0);
+  const double ins_seen = InsertRateSeen(ins_rate);
   if (samples_ < kChurnMinSamples) {
     const double high = std::max({cur_max_, prev_max_, level, 1.0});
     warming_ = ins_seen * absl::ToDoubleSeconds(kChurnWindow) >= kChurnTurnover * high;

@@ -49,6 +49,8 @@ class ChurnBaseline {
 
  private:
   bool Judge(double drop, double ins_rate, double del_rate) const;
+  // InsertRateSeen is the higher of `ins_rate` and the mean learned so far.
+  double InsertRateSeen(double ins_rate) const;
   void Learn(absl::Time now, double drop, double ins_rate, double del_rate, bool anomalous);
 
   absl::Time last_ = absl::InfinitePast();
