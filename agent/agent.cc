@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/target_id.h"
 #include "core/version.h"
+#include "exporters/status_page.h"
 #include "remediation/remediator.h"
 
 namespace pgwarden {
@@ -288,6 +289,8 @@ std::string Agent::StatusJson() const {
       {"version", kPgwardenVersion},  {"environment", config_.environment},
       {"instance", config_.instance}, {"interval_seconds", absl::ToDoubleSeconds(config_.interval)},
       {"targets", targets},           {"incidents", incidents_->StatusJson()}};
+  // The remediation audit file's tail (a bounded read; an absent file, none).
+  j["audit"] = AuditTail(live_->remediation.AuditPath(live_->state_dir));
   absl::MutexLock lock(&servers_status_mu_);
   if (!servers_status_.empty()) j["servers"] = servers_status_;
   return j.dump(2);

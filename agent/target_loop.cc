@@ -262,6 +262,7 @@ void TargetLoop::RunOnce() {
 
   Handle(result);
   incidents_->Tick(clock_->Now());
+  RecordHistory(*snap);
 
   up_.Set(1);
   duration_.Observe(absl::ToDoubleSeconds(clock_->Now() - start));
@@ -411,7 +412,8 @@ nlohmann::json TargetLoop::StatusJson() const {
                       {"tables_watched", tables_watched_},
                       {"paths", fast_.StatusJson()},
                       {"unreadable_objects", ObjectErrors::Get().Json(target_.name)},
-                      {"wal_archive", archive_health_}};
+                      {"wal_archive", archive_health_},
+                      {"row_history", history_.Json()}};
   if (!target_.database.empty()) j["database"] = target_.database;
   if (!last_error_.empty()) j["last_error"] = last_error_;
   if (last_success_ != absl::InfinitePast()) {

@@ -12,6 +12,7 @@
 #include "agent/config.h"
 #include "agent/fast_path.h"
 #include "agent/responder.h"
+#include "agent/row_history.h"
 #include "core/clock.h"
 #include "exporters/agent_metrics.h"
 #include "incidents/manager.h"
@@ -96,6 +97,9 @@ class TargetLoop {
   // the server log when it logged the statement, or to its suppressed list
   // inside a maintenance window or when that role is an allowed one.
   void EmitDdl(SignalEvent ev, WatchResult* result);
+  // RecordHistory adds the sample's row counts of the tables in this
+  // target's open or recent incidents to the status page's history.
+  void RecordHistory(const Snapshot& snap);
   // Follow hands a re-read table list to the fast path and the session guard.
   void Follow(const Snapshot& snap);
 
@@ -143,6 +147,7 @@ class TargetLoop {
   std::atomic<int64_t> last_pass_unix_ms_{0};
   int64_t tables_watched_ ABSL_GUARDED_BY(status_mu_) = 0;
   nlohmann::json archive_health_ ABSL_GUARDED_BY(status_mu_);
+  RowHistory history_ ABSL_GUARDED_BY(status_mu_);
   absl::Duration backoff_;
   std::unique_ptr<TargetLoopSeries> series_;  // metric handles, loop thread only
 };

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
 #include "agent/target_loop.h"
 #include "agent/target_loop_series.h"
 #include "core/target_id.h"
@@ -90,6 +91,20 @@ void TargetLoop::PublishTables(const WatchResult& result) {
     }
   }
   if (metrics_->exposition != nullptr) metrics_->exposition->Publish(target_.name, lines);
+}
+
+void TargetLoop::RecordHistory(const Snapshot& snap) {
+  std::vector<HistoryWanted> wanted;
+  for (RecentTable& t : incidents_->RecentTables(target_.name, snap.time - RowHistory::kWindow)) {
+    // The rows before were the previous sample's.
+    wanted.push_back({std::move(t.object), t.rows_before, t.opened - config_->interval});
+  }
+  absl::MutexLock lock(&status_mu_);
+  history_.Want(wanted);
+  if (history_.empty()) return;
+  for (const TableStat& t : snap.tables) {
+    history_.Record(absl::StrCat(t.schema, ".", t.name), snap.time, t.live_rows);
+  }
 }
 
 void TargetLoop::RemoveSeries() {

@@ -17,6 +17,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "core/log.h"
+#include "exporters/status_page.h"
 
 namespace pgwarden {
 
@@ -71,30 +72,7 @@ namespace {
 
 // StatusPage renders the status document at / for a browser.
 std::string StatusPage(const std::string& json) {
-  std::string escaped;
-  escaped.reserve(json.size());
-  for (char c : json) {
-    switch (c) {
-      case '<':
-        escaped += "&lt;";
-        break;
-      case '>':
-        escaped += "&gt;";
-        break;
-      case '&':
-        escaped += "&amp;";
-        break;
-      default:
-        escaped += c;
-    }
-  }
-  return absl::StrCat(
-      "<!doctype html><html><head><meta charset=\"utf-8\">"
-      "<meta http-equiv=\"refresh\" content=\"5\">"
-      "<title>pgwarden</title></head><body><h1>pgwarden</h1>"
-      "<p><a href=\"/metrics\">/metrics</a> &middot; <a href=\"/healthz\">/healthz</a> &middot; "
-      "<a href=\"/status\">/status</a></p><pre>",
-      escaped, "</pre></body></html>");
+  return RenderStatusPage(nlohmann::json::parse(json, nullptr, false));
 }
 
 void FreeBody(void* cls) { delete static_cast<std::shared_ptr<const std::string>*>(cls); }

@@ -65,6 +65,17 @@ nlohmann::json StatusJson(const Incident& inc) {
                       {"summary", inc.note.empty() ? inc.summary : inc.summary + "; " + inc.note},
                       {"details", inc.details}};
   if (!inc.open) j["resolved"] = Rfc3339(inc.resolved_at);
+  nlohmann::json tables = nlohmann::json::array();
+  for (const auto& [object, m] : inc.members) {
+    if (m.table.empty()) continue;
+    tables.push_back({{"object", object},
+                      {"schema", m.schema},
+                      {"table", m.table},
+                      {"rows_before", m.rows_before},
+                      {"rows_now", m.rows_now},
+                      {"rows_lost", m.RowsLost()}});
+  }
+  j["tables"] = std::move(tables);
   return j;
 }
 

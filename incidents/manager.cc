@@ -391,6 +391,23 @@ std::vector<Incident> IncidentManager::Open() const {
   return out;
 }
 
+std::vector<RecentTable> IncidentManager::RecentTables(const std::string& target,
+                                                       absl::Time since) const {
+  absl::MutexLock lock(&mu_);
+  std::vector<RecentTable> out;
+  auto add = [&](const Incident& inc) {
+    if (inc.target != target) return;
+    for (const auto& [object, m] : inc.members) {
+      if (!m.table.empty()) out.push_back(RecentTable{object, m.rows_before, inc.opened});
+    }
+  };
+  for (const auto& [k, inc] : open_) add(inc);
+  for (const Incident& inc : history_) {
+    if (inc.resolved_at >= since) add(inc);
+  }
+  return out;
+}
+
 nlohmann::json IncidentManager::StatusJson() const {
   absl::MutexLock lock(&mu_);
   nlohmann::json open = nlohmann::json::array();

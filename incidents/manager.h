@@ -43,6 +43,14 @@ struct IncidentManagerOptions {
   std::string state_file;
 };
 
+// RecentTable is a table of an open or recently resolved incident, with the
+// rows it had when the incident first saw it (-1: not known).
+struct RecentTable {
+  std::string object;  // "schema.table"
+  int64_t rows_before = -1;
+  absl::Time opened;  // of the incident
+};
+
 // IncidentManager opens, updates and resolves incidents, and sends one
 // trigger per incident (again, at most once per update_interval, when a new
 // kind or object joins, the severity rises or an annotation arrives) and one
@@ -81,6 +89,9 @@ class IncidentManager {
                 const std::string& summary_suffix, absl::Time now);
 
   std::vector<Incident> Open() const;
+  // RecentTables lists the tables of `target`'s open incidents and of those
+  // resolved at or after `since` (the status page's row history).
+  std::vector<RecentTable> RecentTables(const std::string& target, absl::Time since) const;
   nlohmann::json StatusJson() const;
 
  private:

@@ -10,7 +10,8 @@ apt-get install -y --no-install-recommends \
   prometheus-cpp-dev libpqxx-dev libpq-dev libabsl-dev libcpp-httplib-dev libssl-dev libmicrohttpd-dev libgnutls28-dev libcrypt-dev \
   catch2 libyaml-cpp-dev nlohmann-json3-dev libbenchmark-dev zlib1g-dev \
   postgresql-15 postgresql-contrib-15 postgresql-client-15 \
-  prometheus prometheus-alertmanager
+  prometheus prometheus-alertmanager \
+  chromium fonts-dejavu-core
 # The Debian packages start system services; pgwarden's tests and demo start
 # their own throwaway servers, so the system ones are stopped to free ports.
 for svc in postgresql prometheus prometheus-alertmanager prometheus-node-exporter; do
