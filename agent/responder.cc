@@ -227,6 +227,10 @@ void Responder::RespondTo(const Incident& inc, const TableRef& table, const Attr
       due = true;
     }
   }
+  // A standby (another agent holds the advisory lock) asks again at every
+  // tick: when the leader dies its lock frees, and this agent's incident for
+  // the same rows acts within a tick. Asking costs one pg_try_advisory_lock.
+  if (!due && remediator_ && !remediator_->leader()) due = true;
   if (!due || !EnsureRemediator()) return;
   req.rows_dropped = attr.rows_dropped;
   std::vector<ActionRecord> records = remediator_->Act(*conn_, req);

@@ -113,15 +113,24 @@ class AlertmanagerSink : public HttpSink {
     auto it = active_.find(a.dedup_key);
     nlohmann::json body = nlohmann::json::array();
     if (a.action == AlertAction::kTrigger) {
-      // The labels changed (attribution named the culprit: a `role` label):
-      // the old label set is resolved and the new one fires in its place.
-      if (it != active_.end() && it->second.firing &&
-          it->second.labels.value("role", "") != a.role) {
-        Active retired = it->second;
-        retired.firing = false;
-        retired.resolved_at = std::max(now, retired.starts_at);
-        body.push_back(Render(retired, now));
-        it->second.labels["role"] = MakeValidUtf8(a.role, 256);
+      // The labels changed (attribution named the culprit: a `role` label;
+      // the incident's severity rose): the old label set is resolved and the
+      // new one fires in its place. The severity label only rises, so that
+      // agents whose first sample saw different detectors agree on it.
+      if (it != active_.end() && it->second.firing) {
+        nlohmann::json want = AlertmanagerLabels(a);
+        Severity had = a.severity;
+        if (SeverityFromName(it->second.labels.value("severity", ""), &had) &&
+            static_cast<int>(had) < static_cast<int>(a.severity)) {
+          want["severity"] = SeverityName(had);
+        }
+        if (want != it->second.labels) {
+          Active retired = it->second;
+          retired.firing = false;
+          retired.resolved_at = std::max(now, retired.starts_at);
+          body.push_back(Render(retired, now));
+          it->second.labels = std::move(want);
+        }
       }
       if (it == active_.end() || !it->second.firing) {
         Active fresh;

@@ -152,7 +152,6 @@ nlohmann::json AlertmanagerLabels(const Alert& alert) {
       {"alertname", "PgwardenIncident"},
       {"environment", MakeValidUtf8(alert.environment, 256)},
       {"object", MakeValidUtf8(alert.object, 256)},
-      {"kind", MakeValidUtf8(alert.kind, 256)},
       {"severity", SeverityOf(alert)},
       {"dedup_key", MakeValidUtf8(alert.dedup_key, 256)},
       // incident: the same on every agent (the dedup key), so that
@@ -171,6 +170,7 @@ nlohmann::json BuildAlertmanagerAlert(const nlohmann::json& labels, const Alert&
       {"labels", labels},
       {"annotations",
        {{"summary", MakeValidUtf8(alert.summary, kPagerDutySummaryMaxBytes)},
+        {"kind", MakeValidUtf8(alert.kind, 256)},
         {"description", MakeValidUtf8(DumpJson(alert.details), 4096)}}},
       {"startsAt", FormatIso8601(starts_at)},
       {"endsAt", FormatIso8601(std::max(ends_at, starts_at))},

@@ -42,12 +42,15 @@ std::string FormatIso8601(absl::Time t);
 nlohmann::json BuildPagerDutyEvent(const Alert& alert, const std::string& routing_key);
 
 // AlertmanagerLabels are the identifying labels of one Alertmanager alert:
-// alertname (PgwardenIncident), environment, target, object, kind, severity,
-// dedup_key. They must stay the same from trigger to resolve.
+// alertname (PgwardenIncident), environment, target (and database), object,
+// severity, dedup_key, incident and, once known, role. They must stay the
+// same from trigger to resolve and be the same on every agent watching the
+// database, so that Alertmanager sees one alert: nothing agent-local (host,
+// incident number, which detector fired first: `kind`) is a label.
 nlohmann::json AlertmanagerLabels(const Alert& alert);
 
 // BuildAlertmanagerAlert is one element of the POST /api/v2/alerts array:
-// labels, annotations{summary, description}, startsAt, endsAt, generatorURL
+// labels, annotations{summary, kind, description}, startsAt, endsAt, generatorURL
 // (the first link, if any).
 nlohmann::json BuildAlertmanagerAlert(const nlohmann::json& labels, const Alert& alert,
                                       absl::Time starts_at, absl::Time ends_at);

@@ -183,8 +183,11 @@ Incident* IncidentManager::OpenIncident(const std::string& target, const SignalE
   std::string key = DedupKey(options_.environment, target, object);
   // Another culprit's incident already holds the object under its key.
   if (open_.count(key) > 0) key = DedupKey(options_.environment, target, object + " by " + role);
-  if (open_.count(key) > 0)
-    key = DedupKey(options_.environment, target, absl::StrCat(object, "#", next_id_));
+  // Then the first free "OBJECT by ROLE #N": never the agent-local incident
+  // number, so that every agent watching the database derives the same key.
+  for (int n = 2; open_.count(key) > 0; ++n) {
+    key = DedupKey(options_.environment, target, absl::StrCat(object, " by ", role, " #", n));
+  }
   Incident inc;
   inc.id = next_id_++;
   inc.dedup_key = key;

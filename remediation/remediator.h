@@ -97,6 +97,12 @@ class Remediator {
   // this Remediator holds it.
   absl::StatusOr<bool> IsLeader(pg::Session& conn);
 
+  // leader is what the last IsLeader (or Act) found; no I/O.
+  bool leader() const {
+    absl::MutexLock lock(&status_mu_);
+    return leader_;
+  }
+
   // Status is the remediation part of the status page: mode, actions,
   // leadership and the most recent records. Never waits on an action.
   nlohmann::json Status() const;

@@ -137,7 +137,7 @@ TEST_CASE("a real Alertmanager turns our trigger and resolve into firing then re
   CHECK(alert["labels"]["environment"] == "production");
   CHECK(alert["labels"]["target"] == "shop");
   CHECK(alert["labels"]["object"] == "public.customers");
-  CHECK(alert["labels"]["kind"] == "row_loss");
+  CHECK(alert["annotations"]["kind"] == "row_loss");
   CHECK(alert["annotations"]["summary"] ==
         "[production] shop: public.customers lost 40% of its rows");
 

@@ -144,12 +144,13 @@ TEST_CASE("Alertmanager alert has labels, annotations and times", "[alerting][pa
   CHECK(labels["environment"] == "production");
   CHECK(labels["target"] == "shop");
   CHECK(labels["object"] == "public.customers");
-  CHECK(labels["kind"] == "row_loss");
+  CHECK_FALSE(labels.contains("kind"));  // an annotation: see below
   CHECK(labels["severity"] == "critical");
   CHECK(labels["dedup_key"] == a.dedup_key);
   nlohmann::json am =
       BuildAlertmanagerAlert(labels, a, a.timestamp, a.timestamp + absl::Minutes(4));
   CHECK(am["annotations"]["summary"] == a.summary);
+  CHECK(am["annotations"]["kind"] == "row_loss");
   CHECK(absl::StrContains(am["annotations"]["description"].get<std::string>(), "rows_before"));
   CHECK(am["startsAt"] == "2024-05-01T10:00:00.123Z");
   CHECK(am["endsAt"] == "2024-05-01T10:04:00.123Z");
@@ -158,6 +159,30 @@ TEST_CASE("Alertmanager alert has labels, annotations and times", "[alerting][pa
   nlohmann::json early =
       BuildAlertmanagerAlert(labels, a, a.timestamp, a.timestamp - absl::Hours(1));
   CHECK(early["endsAt"] == early["startsAt"]);
+}
+
+TEST_CASE("two agents' alerts for one incident have the same Alertmanager labels",
+          "[alerting][payload]") {
+  // What differs between two agents watching one database: host, the
+  // agent-local incident number, the time, which detector fired first, the
+  // figures and links.
+  Alert a = SampleAlert();
+  a.role = "cleanup_job";
+  Alert b = a;
+  b.source = "other-host";
+  b.incident_id = a.incident_id + 41;
+  b.timestamp = a.timestamp + absl::Milliseconds(700);
+  b.kind = "delete_spike";
+  b.details = {{"deleted_in_interval", 5000}};
+  b.links = {AlertLink{"http://127.0.0.2:9331/status", "status"}};
+  CHECK(AlertmanagerLabels(a) == AlertmanagerLabels(b));
+  CHECK(AlertmanagerLabels(a)["incident"] == a.dedup_key);
+  // No label carries anything agent-local.
+  const nlohmann::json labels = AlertmanagerLabels(b);
+  for (const char* agent_local : {"kind", "instance", "source", "incident_id"}) {
+    CHECK_FALSE(labels.contains(agent_local));
+  }
+  CHECK_FALSE(absl::StrContains(labels.dump(), "other-host"));
 }
 
 TEST_CASE("Slack message has a text fallback and readable blocks", "[alerting][payload]") {

@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "devtools/process.h"
+#include "tests/integration/remediation_audit.h"
 #include "tests/integration/scenario.h"
 
 namespace pgwarden::testing {
@@ -18,59 +19,11 @@ namespace {
 
 constexpr char kEnforceActions[] = "  actions: [nologin, revoke_writes, terminate]\n";
 
-// RoleState is what containment changes about a role, read as superuser.
-struct RoleState {
-  bool can_login = false;
-  int64_t sessions = 0;
-  bool can_delete = false;
-};
-
-RoleState ReadRole(pqxx::connection& su, const std::string& role) {
-  pqxx::nontransaction tx(su);
-  pqxx::row r = tx.exec_params1(
-      "SELECT (SELECT rolcanlogin FROM pg_roles WHERE rolname = $1), "
-      "  (SELECT count(*) FROM pg_stat_activity WHERE usename = $1), "
-      "  has_table_privilege($1, 'public.customers', 'DELETE')",
-      role);
-  return RoleState{r[0].as<bool>(), r[1].as<int64_t>(), r[2].as<bool>()};
-}
-
-bool Contained(const RoleState& s) { return !s.can_login && s.sessions == 0 && !s.can_delete; }
-
 // CustomersAcl is the exact ACL of public.customers.
 std::string CustomersAcl(pqxx::connection& su) {
   pqxx::nontransaction tx(su);
   return tx.exec1("SELECT relacl::text FROM pg_class WHERE oid = 'public.customers'::regclass")[0]
       .as<std::string>();
-}
-
-std::vector<nlohmann::json> AuditRecords(const std::string& path) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-    REQUIRE_FALSE(j.is_discarded());
-    out.push_back(std::move(j));
-  }
-  return out;
-}
-
-// Records of `role` with `result`, in file order.
-std::vector<nlohmann::json> Records(const std::vector<nlohmann::json>& all, const std::string& role,
-                                    const std::string& result) {
-  std::vector<nlohmann::json> out;
-  for (const nlohmann::json& r : all) {
-    if (r.value("role", "") == role && r.value("result", "") == result) out.push_back(r);
-  }
-  return out;
-}
-
-bool HasAction(const std::vector<nlohmann::json>& records, const std::string& action) {
-  for (const nlohmann::json& r : records) {
-    if (r.value("action", "") == action) return true;
-  }
-  return false;
 }
 
 TEST_CASE(
